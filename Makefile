@@ -1,0 +1,61 @@
+# The two commands a new user types are `make book` and `make test`.
+# Both create .venv on first use and install the pinned project into it;
+# later runs reuse it and start in seconds.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SEED   ?= 2026
+
+.PHONY: help book test lab bench data lock lint clean distclean
+
+help:
+	@echo "make book       build the course website into _build/html (strict: any warning fails)"
+	@echo "make test       run every test, including the strict book build"
+	@echo "make lab        open JupyterLab on the course"
+	@echo "make bench      time the lessons and the book builds, write benchmarks/RESULTS.md"
+	@echo "make data       regenerate datasets/shopsim from the simulator (SEED=$(SEED))"
+	@echo "make lint       ruff check and format check"
+	@echo "make clean      remove _build (keeps .venv)"
+	@echo "make distclean  remove _build and .venv"
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Open _build/html/index.html in a browser."
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+data: $(STAMP)
+	$(BIN)/python -m ecomrec.datasets generate --seed $(SEED) --out datasets/shopsim
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check ecomrec tests benchmarks
+
+# Re-pin every transitive dependency from a fresh environment.
+lock:
+	rm -rf /tmp/ecomrec-lock-venv
+	$(PYTHON) -m venv /tmp/ecomrec-lock-venv
+	/tmp/ecomrec-lock-venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	/tmp/ecomrec-lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' > requirements.lock
+	rm -rf /tmp/ecomrec-lock-venv
+
+clean:
+	rm -rf _build
+
+distclean: clean
+	rm -rf $(VENV)

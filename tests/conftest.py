@@ -1,0 +1,35 @@
+"""Shared fixtures. The strict book build runs once per test session: it executes every
+lesson (through Jupyter Book's execution cache) and the lessons record their headline
+numbers, which the lesson tests then read instead of running the notebooks again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_LOG = ROOT / "_build" / "test-book-build.log"
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Run `jupyter-book build . -W -n --keep-going` (what `make book` runs); return the html dir."""
+    jb = Path(sys.executable).parent / "jupyter-book"
+    BUILD_LOG.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.pop("ECOMREC_RESULTS_DIR", None)  # lessons record into _build/results, where tests read
+    with BUILD_LOG.open("w") as log:
+        proc = subprocess.run(
+            [str(jb), "build", ".", "-W", "-n", "--keep-going"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, check=False,
+        )
+    output = BUILD_LOG.read_text()
+    if proc.returncode != 0:
+        tail = "\n".join(output.splitlines()[-60:])
+        pytest.fail(f"strict book build failed (exit {proc.returncode}); full log in "
+                    f"{BUILD_LOG}\n{tail}", pytrace=False)
+    return ROOT / "_build" / "html"

@@ -44,7 +44,7 @@ data: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check ecomrec tests benchmarks
+	$(BIN)/ruff format --check ecomrec tests benchmarks tools
 
 # Re-pin every transitive dependency from a fresh environment.
 lock:

@@ -30,7 +30,7 @@ def session_starts(split: Split, which: TargetPart) -> np.ndarray:
     """True where the target view opens a new session (its session differs from the last one)."""
     targets = targets_of(split, which)
     last = known_interactions(split, which).groupby(S.USER)[S.SESSION].last()
-    return (targets[S.SESSION].to_numpy() != last.loc[targets[S.USER]].to_numpy())
+    return targets[S.SESSION].to_numpy() != last.loc[targets[S.USER]].to_numpy()
 
 
 def score_recommender(
@@ -60,7 +60,9 @@ def evaluate_recommender(
     model: Recommender, split: Split, which: TargetPart, n_items: int, n_users: int, k: int = 10
 ) -> dict[str, float]:
     """Fit, score and evaluate one model on the validation or test targets."""
-    return evaluate_scores(score_recommender(model, split, which, n_items, n_users), split, which, k)
+    return evaluate_scores(
+        score_recommender(model, split, which, n_items, n_users), split, which, k
+    )
 
 
 def oracle_scores(data: ShopSim, split: Split, which: TargetPart) -> np.ndarray:

@@ -17,7 +17,7 @@ BUILD_LOG = ROOT / "_build" / "test-book-build.log"
 
 @pytest.fixture(scope="session")
 def built_book() -> Path:
-    """Run `jupyter-book build . -W -n --keep-going` (what `make book` runs); return the html dir."""
+    """Run the strict build that `make book` runs; return the html folder."""
     jb = Path(sys.executable).parent / "jupyter-book"
     BUILD_LOG.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -25,11 +25,17 @@ def built_book() -> Path:
     with BUILD_LOG.open("w") as log:
         proc = subprocess.run(
             [str(jb), "build", ".", "-W", "-n", "--keep-going"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, check=False,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            check=False,
         )
     output = BUILD_LOG.read_text()
     if proc.returncode != 0:
         tail = "\n".join(output.splitlines()[-60:])
-        pytest.fail(f"strict book build failed (exit {proc.returncode}); full log in "
-                    f"{BUILD_LOG}\n{tail}", pytrace=False)
+        pytest.fail(
+            f"strict book build failed (exit {proc.returncode}); full log in {BUILD_LOG}\n{tail}",
+            pytrace=False,
+        )
     return ROOT / "_build" / "html"

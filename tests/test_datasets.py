@@ -69,7 +69,7 @@ def test_funnel_follows_views(data):
     counts = ev[S.EVENT_TYPE].value_counts()
     assert counts["view"] > counts["click"] > counts["cart"] > counts["purchase"] > 0
     # every purchase was carted, every cart clicked, every click viewed (same user and item)
-    keys = {t: set(zip(*[g[c] for c in (S.USER, S.ITEM)])) for t, g in ev.groupby(S.EVENT_TYPE)}
+    keys = {t: set(zip(g[S.USER], g[S.ITEM], strict=True)) for t, g in ev.groupby(S.EVENT_TYPE)}
     assert keys["purchase"] <= keys["cart"] <= keys["click"] <= keys["view"]
 
 

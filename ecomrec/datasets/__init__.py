@@ -1,8 +1,8 @@
 """ShopSim, the course's seeded e-commerce dataset: simulate, write, verify, load.
 
-    >>> from ecomrec.datasets import load_shopsim
-    >>> data = load_shopsim()          # verifies the checksums in manifest.json
-    >>> data.interactions.head()       # one row per viewed item
+>>> from ecomrec.datasets import load_shopsim
+>>> data = load_shopsim()          # verifies the checksums in manifest.json
+>>> data.interactions.head()       # one row per viewed item
 """
 
 from ecomrec.datasets.shopsim import (

@@ -13,8 +13,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecomrec.datasets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="simulate ShopSim and write its files")
-    gen.add_argument("--seed", type=int, default=SHIPPED_SEED,
-                     help=f"random seed (the shipped files use {SHIPPED_SEED})")
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=SHIPPED_SEED,
+        help=f"random seed (the shipped files use {SHIPPED_SEED})",
+    )
     gen.add_argument("--out", type=Path, default=SHIPPED_DIR, help="output folder")
     ver = sub.add_parser("verify", help="check a ShopSim folder against its manifest")
     ver.add_argument("path", type=Path, nargs="?", default=SHIPPED_DIR)
@@ -32,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"{args.path}: {len(manifest['files'])} files match manifest.json (seed {manifest['seed']})")
+    print(
+        f"{args.path}: {len(manifest['files'])} files match manifest.json (seed {manifest['seed']})"
+    )
     return 0
 
 

@@ -169,8 +169,9 @@ def _make_users(
     }
     age_centre = np.array([30, 32, 42, 35, 33, 34])[segment]
     age = np.clip(np.round(rng.normal(age_centre, 9.0)), 18, 75).astype(int)
-    gender = rng.choice(np.array(["female", "male", "other"]), p=[0.5, 0.47, 0.03],
-                        size=cfg.n_users)
+    gender = rng.choice(
+        np.array(["female", "male", "other"]), p=[0.5, 0.47, 0.03], size=cfg.n_users
+    )
     signup_days = rng.integers(30, 3 * 365, size=cfg.n_users)
     users = pd.DataFrame(
         {
@@ -335,7 +336,9 @@ def _make_queries(
             j = int(rng.integers(len(parts)))
             parts[j] = parts[j].translate(_QUERY_TYPOS)
             text = " ".join(parts)
-        when = pd.Timestamp(getattr(row, S.TIMESTAMP)) - pd.Timedelta(seconds=int(rng.integers(3, 30)))
+        when = pd.Timestamp(getattr(row, S.TIMESTAMP)) - pd.Timedelta(
+            seconds=int(rng.integers(3, 30))
+        )
         rows.append(
             {
                 S.QUERY_ID: qid,
@@ -388,8 +391,18 @@ def simulate(cfg: SimConfig | None = None, progress: bool = False) -> SimResult:
     view_probability = events.pop("p_true").to_numpy()
     queries = _make_queries(events, items, cfg, rng)
     items = items[
-        [S.ITEM, S.CATEGORY, S.SUBCATEGORY, S.BRAND, S.COLOR, S.MATERIAL, S.PRICE,
-         S.PRICE_TIER, S.TITLE, S.DESCRIPTION]
+        [
+            S.ITEM,
+            S.CATEGORY,
+            S.SUBCATEGORY,
+            S.BRAND,
+            S.COLOR,
+            S.MATERIAL,
+            S.PRICE,
+            S.PRICE_TIER,
+            S.TITLE,
+            S.DESCRIPTION,
+        ]
     ]
     tables = {
         "users": users,

@@ -8,12 +8,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SEED   ?= 2026
 
-.PHONY: help book test lab bench data lock lint clean distclean
+.PHONY: help sandbox book test lab release check bench data lock lint clean distclean
 
 help:
 	@echo "make book       build the course website into _build/html (strict: any warning fails)"
 	@echo "make test       run every test, including the strict book build"
-	@echo "make lab        open JupyterLab on the course"
+	@echo "make lab        open JupyterLab on the course (with nbgrader's assignment list and formgrader)"
+	@echo "make release    regenerate exercises/ from solutions/ (course release)"
+	@echo "make check      check that every assignment grades correctly (course check)"
 	@echo "make bench      time the lessons and the book builds, write benchmarks/RESULTS.md"
 	@echo "make data       regenerate datasets/shopsim from the simulator (SEED=$(SEED))"
 	@echo "make lint       ruff check and format check"
@@ -26,15 +28,35 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
+# Grading sandboxes student code with bubblewrap (Debian package `bubblewrap`). Installed
+# here when missing and we may (root with apt-get); otherwise grading falls back to
+# --sandbox rlimit and says so.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap for the grading sandbox"; \
+	    (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null; \
+	  else \
+	    echo "note: bubblewrap is not installed; grading will use the weaker rlimit sandbox"; \
+	  fi; }
+
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-test: $(STAMP)
+test: $(STAMP) sandbox
 	$(BIN)/python -m pytest
 
+# JUPYTER_CONFIG_PATH makes nbgrader (Validate, assignment list, formgrader) use
+# autograder/nbgrader_config.py.
 lab: $(STAMP)
-	$(BIN)/jupyter lab
+	JUPYTER_CONFIG_PATH=$(CURDIR)/autograder $(BIN)/jupyter lab
+
+release: $(STAMP)
+	$(BIN)/course release
+
+check: $(STAMP) sandbox
+	$(BIN)/course check
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
@@ -55,7 +77,7 @@ lock:
 	rm -rf /tmp/ecomrec-lock-venv
 
 clean:
-	rm -rf _build
+	rm -rf _build autograder/work
 
 distclean: clean
 	rm -rf $(VENV)

@@ -1,0 +1,190 @@
+"""`course`: release, check, grade and report on the course's nbgrader assignments.
+
+    course release [SLUG ...]          regenerate exercises/ from solutions/
+    course check [SLUG ...]            does every assignment grade correctly? (make test runs it)
+    course grade SLUG --submissions DIR [--out DIR] [--workers N] [--timeout S]
+                 [--memory MB] [--force]
+    course report SLUG [--grades CSV] [--out DIR]
+
+The gradebook is SQLite in autograder/work/ unless --db or ECOMREC_GRADEBOOK_URL gives
+another SQLAlchemy URL (e.g. postgresql://user:pass@host/db).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from autograder.course import CoursePaths, assignments
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _slugs(requested: list[str], paths: CoursePaths) -> list[str]:
+    known = assignments(paths)
+    for slug in requested:
+        if slug not in known:
+            raise SystemExit(f"course: unknown assignment {slug!r}; known: {', '.join(known)}")
+    return requested or known
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def cmd_release(args, paths: CoursePaths) -> int:
+    from autograder.grading import release
+
+    for slug in _slugs(args.slugs, paths):
+        changed = release(slug, paths, args.db)
+        print(f"{slug}: " + (f"{len(changed)} file(s) updated" if changed else "up to date"))
+        for path in changed:
+            print(f"  {path.relative_to(paths.root)}")
+    return 0
+
+
+def cmd_check(args, paths: CoursePaths) -> int:
+    from autograder.checks import check_assignment
+
+    rows, failed = [], False
+    for slug in _slugs(args.slugs, paths):
+        result = check_assignment(slug, paths, sandbox=args.sandbox, site=args.site)
+        failed |= not result.ok
+        rows.append(result.row())
+    print(_table(rows, ["assignment", "in sync", "solution", "release", "leaks", "result"]))
+    return EXIT_FAILED if failed else 0
+
+
+def cmd_grade(args, paths: CoursePaths) -> int:
+    from autograder.grading import GradeSettings, grade
+    from autograder.sandbox import resolve_mode
+
+    mode = resolve_mode(args.sandbox)
+    if mode != "bwrap":
+        print(
+            "WARNING: bubblewrap is not available; grading with --sandbox rlimit: student code "
+            "runs with time and memory limits but CAN read files and use the network. Install "
+            "the Debian package `bubblewrap` for the full sandbox.",
+            file=sys.stderr,
+        )
+    settings = GradeSettings(
+        workers=args.workers,
+        timeout=args.timeout,
+        wall=args.wall,
+        memory_mb=args.memory,
+        sandbox=mode,
+        force=args.force,
+        db_url=args.db,
+    )
+    out = args.out or paths.workdir / "out" / args.slug
+    table = grade(args.slug, args.submissions, out, paths, settings)
+    counts: dict[str, int] = {}
+    for row in table:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    rows = [
+        [
+            r["student_id"],
+            f"{r['total']:g}/{r['max_total']:g}",
+            r["status"],
+            (r["reason"][:70] + "...") if len(r["reason"]) > 70 else r["reason"],
+        ]
+        for r in table
+    ]
+    print(_table(rows, ["student", "score", "status", "reason"]))
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(
+        f"\n{len(table)} students: {summary}. Grades: {out / 'grades.csv'}; "
+        f"feedback: {out / 'feedback'}/<student>/"
+    )
+    return 0
+
+
+def cmd_report(args, paths: CoursePaths) -> int:
+    from autograder.report import write_report
+
+    grades = args.grades or paths.workdir / "out" / args.slug / "grades.csv"
+    if not grades.is_file():
+        raise SystemExit(
+            f"course: {grades} not found: run `course grade {args.slug}` first or pass --grades"
+        )
+    out = args.out or grades.parent / "report"
+    page = write_report(args.slug, grades, out)
+    print(f"report: {page}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("ECOMREC_GRADEBOOK_URL"),
+        help="gradebook SQLAlchemy URL (default: SQLite in the work folder)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="grading work folder (default autograder/work or $ECOMREC_GRADER_WORKDIR)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    p.add_argument("slugs", nargs="*")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("check", help="check that every assignment grades correctly")
+    p.add_argument("slugs", nargs="*")
+    p.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "rlimit"])
+    p.add_argument(
+        "--site",
+        type=Path,
+        default=None,
+        help="built site to search for leaked solutions (default _build/html if it exists)",
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("grade", help="autograde every submission of one assignment")
+    p.add_argument("slug")
+    p.add_argument(
+        "--submissions", type=Path, required=True, help="folder of <student_id>/<slug>/*.ipynb"
+    )
+    p.add_argument("--out", type=Path, default=None, help="grades.csv and feedback go here")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--timeout", type=int, default=120, help="seconds per cell")
+    p.add_argument("--wall", type=int, default=600, help="seconds per notebook")
+    p.add_argument("--memory", type=int, default=2048, help="MB per kernel")
+    p.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "rlimit"])
+    p.add_argument("--force", action="store_true", help="grade again students already graded")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("report", help="plots of where the class struggles")
+    p.add_argument("slug")
+    p.add_argument("--grades", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None)
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = CoursePaths(workdir=args.workdir) if args.workdir else CoursePaths()
+    from autograder.grading import CourseError
+
+    try:
+        return args.func(args, paths)
+    except CourseError as err:
+        print(f"course: {err}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""nbgrader's Execute step, with the student's kernel sandboxed and the run bounded.
+
+`SandboxedExecute` replaces nbgrader's `Execute` in the autograde pipeline:
+
+- it inserts the tamper guards (see `autograder.guards`) and checks them afterwards;
+- it starts the kernel through `SandboxedKernelManager` in a private working folder that
+  holds the student's non-notebook files only (so code cannot read its own notebook,
+  where the hidden tests now sit);
+- each cell has a timeout, the whole notebook a wall-clock limit, the kernel a memory
+  and CPU-time limit; a kernel that dies (os._exit, a crash, the memory limit) fails the
+  cells it did not run instead of aborting the student's grading;
+- it writes what happened (timeouts, a dead kernel, tampering) to a JSON file beside the
+  gradebook, which `course grade` turns into the student's status and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, List, Unicode
+
+from autograder import guards
+from autograder.sandbox import SandboxedKernelManager, SandboxPolicy
+
+
+def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+
+
+class SandboxedExecute(Execute):
+    sandbox_mode = Unicode("bwrap", help="bwrap or rlimit (see autograder.sandbox)").tag(
+        config=True
+    )
+    memory_mb = Integer(2048, help="address-space limit of the kernel, MB").tag(config=True)
+    wall_seconds = Integer(600, help="wall-clock limit for one notebook, seconds").tag(config=True)
+    hidden_paths = List(Unicode(), help="paths the kernel must not see").tag(config=True)
+    status_dir = Unicode("", help="where to write what happened, one JSON per notebook").tag(
+        config=True
+    )
+
+    def preprocess(self, nb, resources=None, km=None):
+        guards.insert_guards(nb)
+        workdir = Path(tempfile.mkdtemp(prefix="ecomrec-kernel-"))
+        source = Path(resources.get("metadata", {}).get("path") or workdir)
+        if source != workdir:  # the student's data files, not the notebooks
+            shutil.copytree(
+                source, workdir, ignore=shutil.ignore_patterns("*.ipynb"), dirs_exist_ok=True
+            )
+        policy = SandboxPolicy(
+            mode=self.sandbox_mode,
+            memory_mb=self.memory_mb,
+            cpu_seconds=self.wall_seconds + 30,
+            hidden_paths=[Path(p) for p in self.hidden_paths],
+            workdir=workdir,
+        )
+        kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
+        km = SandboxedKernelManager(kernel_name=kernel_name, policy=policy)
+        self._events: list[str] = []
+        self._dead = False
+        self._cell_timeout = self.timeout
+        self._deadline = time.monotonic() + self.wall_seconds
+        try:
+            nb, resources = super().preprocess(nb, resources, km=km)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            self.timeout = self._cell_timeout
+        tampering = guards.check_and_remove_guards(nb)
+        self._write_status(resources, tampering)
+        return nb, resources
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell
+        remaining = self._deadline - time.monotonic()
+        if self._dead:
+            cell.outputs = [_error("DeadKernelError", "not run: the kernel had already stopped")]
+            return cell
+        if remaining <= 1:
+            self._note("wall")
+            cell.outputs = [
+                _error(
+                    "CellTimeoutError",
+                    f"not run: the notebook's time limit ({self.wall_seconds} s) was used up",
+                )
+            ]
+            return cell
+        self.timeout = int(max(1, min(self._cell_timeout, remaining)))
+        try:
+            cell = await super().async_execute_cell(
+                cell, cell_index, execution_count, store_history
+            )
+        except CellTimeoutError:
+            self._note("timeout")
+            cell.outputs.append(
+                _error(
+                    "CellTimeoutError",
+                    f"the cell ran past its time limit ({self.timeout} s) and was interrupted",
+                )
+            )
+        except DeadKernelError:
+            self._dead = True
+            self._note("dead")
+            cell.outputs.append(
+                _error(
+                    "DeadKernelError",
+                    "the kernel stopped while running this cell (crash, os._exit, or memory limit)",
+                )
+            )
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                if out.get("ename") == "CellTimeoutError":
+                    self._note("timeout")
+                elif out.get("ename") == "MemoryError":
+                    self._note("memory")
+        return cell
+
+    # NotebookClient binds its sync wrapper to its own coroutine: rebind it to ours
+    execute_cell = run_sync(async_execute_cell)
+
+    def _note(self, event: str) -> None:
+        if event not in self._events:
+            self._events.append(event)
+
+    def _write_status(self, resources, tampering: list[str]) -> None:
+        if not self.status_dir:
+            return
+        meta = resources.get("nbgrader", {})
+        name = meta.get("notebook") or resources.get("unique_key", "notebook")
+        path = Path(self.status_dir) / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"events": self._events, "tampering": tampering}))

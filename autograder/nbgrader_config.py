@@ -1,0 +1,43 @@
+"""nbgrader configuration for the course (used by `course`, `nbgrader` and JupyterLab).
+
+`make lab` and the `course` command point Jupyter at this folder (JUPYTER_CONFIG_PATH),
+so nbgrader's assignment list, Validate button and formgrader all see this course.
+
+- Source (instructor) notebooks: solutions/<slug>/; student releases: exercises/<slug>/.
+- Submissions, autograded copies, feedback and the SQLite gradebook live in the
+  git-ignored working folder autograder/work/ (override with ECOMREC_GRADER_WORKDIR).
+- The gradebook can be any SQLAlchemy URL: set ECOMREC_GRADEBOOK_URL, e.g.
+  postgresql://grader:secret@localhost/ecomrec, or pass --db to `course`.
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKDIR = Path(os.environ.get("ECOMREC_GRADER_WORKDIR", ROOT / "autograder" / "work"))
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.course_id = "ecomrec"
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = str(WORKDIR / "submitted")
+c.CourseDirectory.autograded_directory = str(WORKDIR / "autograded")
+c.CourseDirectory.feedback_directory = str(WORKDIR / "feedback")
+c.CourseDirectory.db_url = os.environ.get(
+    "ECOMREC_GRADEBOOK_URL", f"sqlite:///{WORKDIR / 'gradebook.db'}?timeout=120"
+)
+# A course on one machine (or a shared JupyterHub volume): the exchange folder for
+# nbgrader's release/fetch/submit/collect lives in the work folder unless set here.
+c.Exchange.root = os.environ.get("ECOMREC_EXCHANGE", str(WORKDIR / "exchange"))
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
+
+# Student stubs: what replaces the code between BEGIN/END SOLUTION on release.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# A deleted test cell is put back from the source before grading.
+c.OverwriteCells.add_missing_cells = True
+# Students validate with the visible tests; grading adds the hidden ones.
+c.Execute.timeout = 120
+c.Validator.validate_all = True

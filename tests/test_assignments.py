@@ -1,0 +1,71 @@
+"""`course check` passes for every assignment: in sync, solution full marks, release zero,
+no solution or hidden-test line in exercises/ or in the built site."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograder.checks import find_leaks, secret_lines
+from autograder.course import CoursePaths, assignments
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_source_has_a_release():
+    paths = CoursePaths()
+    slugs = assignments(paths)
+    assert "01-data-and-profiles" in slugs
+    for slug in slugs:
+        assert [p.name for p in paths.release_notebooks(slug)] == [
+            p.name for p in paths.source_notebooks(slug)
+        ], f"run `course release {slug}`"
+
+
+def test_release_has_no_outputs_and_no_solutions():
+    paths = CoursePaths()
+    for slug in assignments(paths):
+        for nb_path in paths.release_notebooks(slug):
+            nb = nbformat.read(nb_path, as_version=4)
+            for cell in nb.cells:
+                assert "BEGIN SOLUTION" not in cell.source, nb_path
+                assert "BEGIN HIDDEN TESTS" not in cell.source, nb_path
+                if cell.cell_type == "code":
+                    assert not cell.outputs, nb_path
+
+
+def test_leak_finder_finds_a_planted_leak(tmp_path):
+    source = ROOT / "solutions" / "01-data-and-profiles" / "01-data-and-profiles.ipynb"
+    secrets = secret_lines(source)
+    assert secrets, "the source has solution lines"
+    planted = tmp_path / "page.html"
+    planted.write_text("<pre>" + sorted(secrets)[0].replace("<", "&lt;") + "</pre>")
+    assert find_leaks(secrets, [tmp_path])
+    planted.write_text("<p>nothing to see</p>")
+    assert not find_leaks(secrets, [tmp_path])
+
+
+def test_course_check(built_book, tmp_path):
+    """The author's one command: every assignment grades correctly through the real path."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder.cli",
+            "--workdir",
+            str(tmp_path / "work"),
+            "check",
+            "--site",
+            str(built_book),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert " ok" in proc.stdout

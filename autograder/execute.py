@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -61,6 +62,11 @@ class SandboxedExecute(Execute):
             memory_mb=self.memory_mb,
             cpu_seconds=self.wall_seconds + 30,
             hidden_paths=[Path(p) for p in self.hidden_paths],
+            readable_paths=[
+                Path(__file__).resolve().parents[1],
+                Path(sys.prefix),
+                Path(sys.base_prefix),
+            ],
             workdir=workdir,
         )
         kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")

@@ -41,3 +41,9 @@ c.OverwriteCells.add_missing_cells = True
 # Students validate with the visible tests; grading adds the hidden ones.
 c.Execute.timeout = 120
 c.Validator.validate_all = True
+# Feedback shows students their answers, scores and the visible tests, never the hidden ones.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -77,6 +77,8 @@ class SandboxPolicy:
     memory_mb: int = 2048
     cpu_seconds: int = 600
     hidden_paths: list[Path] = field(default_factory=list)
+    # read-only paths the kernel needs even when they live under /tmp (a CI clone, a venv)
+    readable_paths: list[Path] = field(default_factory=list)
     workdir: Path | None = None  # the kernel's private, writable working folder
     socket_dir: Path | None = None  # where the ZeroMQ ipc sockets live
 
@@ -108,7 +110,10 @@ class SandboxPolicy:
             "--tmpfs",
             "/tmp",
         ]
-        for path in self.hidden_paths:
+        for path in self.readable_paths:  # back on top of the private /tmp, read-only
+            if Path(path).exists():
+                args += ["--ro-bind", str(path), str(path)]
+        for path in self.hidden_paths:  # after the binds above, so they stay hidden
             if Path(path).exists():
                 args += ["--tmpfs", str(path)]
         for path in (self.socket_dir, self.workdir):

@@ -153,7 +153,7 @@ def grade_student(
         result = api.autograde(slug, student, force=True, create=True)
         if not result.get("success"):
             statuses.append("crashed")
-            reasons.append("grading failed: " + (result.get("error") or "unknown error")[-300:])
+            reasons.append("grading failed: " + _first_error(result))
             _zero_scores(str(cfg.CourseDirectory.db_url), slug, student)
         for status_file in sorted(status_dir.glob("*.json")):
             info = json.loads(status_file.read_text())
@@ -182,6 +182,17 @@ def grade_student(
         "digest": submission_digest(source_dir),
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def _first_error(result: dict) -> str:
+    """The most telling line of a failed nbgrader run (the full log is in the worker's log)."""
+    text = (result.get("log") or "") + "\n" + (result.get("error") or "")
+    print(text)  # into logs/<slug>/<student>.log
+    lines = [ln.strip() for ln in text.splitlines()]
+    for line in lines:
+        if ("Error:" in line or "Exception:" in line) and "NbGraderException" not in line:
+            return line[:300]
+    return "unknown error (see the worker log)"
 
 
 def _autograde_preprocessors() -> list:

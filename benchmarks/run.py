@@ -92,8 +92,77 @@ def time_book(build_dir: Path) -> tuple[float, float]:
     return cold, warm
 
 
+def make_submissions(folder: Path, slug: str, n: int) -> None:
+    """n submissions from the release: a third perfect, a third half done, a third untouched."""
+    import nbformat
+
+    from autograder.checks import perfect_submission
+
+    release = ROOT / "exercises" / slug / f"{slug}.ipynb"
+    source = ROOT / "solutions" / slug / f"{slug}.ipynb"
+    perfect = perfect_submission(source, release)
+    half = nbformat.read(release, as_version=4)
+    answers = [c for c in perfect.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    for cell in half.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        for answer in answers[: len(answers) // 2]:
+            if meta.get("grade_id") == answer.metadata["nbgrader"]["grade_id"]:
+                cell.source = answer.source
+    kinds = [perfect, half, nbformat.read(release, as_version=4)]
+    for i in range(n):
+        target = folder / f"student{i:02d}" / slug
+        target.mkdir(parents=True)
+        nbformat.write(kinds[i % 3], target / release.name)
+
+
+def time_grading(tmp: Path, slug: str = "01-data-and-profiles", n: int = 40) -> dict:
+    """`course grade --workers 2` against plain sequential `nbgrader autograde`."""
+    subs = tmp / "submissions"
+    make_submissions(subs, slug, n)
+    course = [
+        str(BIN / "course"),
+        "--workdir",
+        str(tmp / "course-work"),
+        "grade",
+        slug,
+        "--submissions",
+        str(subs),
+        "--out",
+        str(tmp / "course-out"),
+        "--workers",
+        "2",
+    ]
+    ours, _ = _run(course, stderr=subprocess.DEVNULL)
+    # plain nbgrader: the same course configuration, its own work folder, no sandbox
+    work = tmp / "plain-work"
+    env = dict(
+        os.environ,
+        ECOMREC_GRADER_WORKDIR=str(work),
+        JUPYTER_CONFIG_PATH=str(ROOT / "autograder"),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    release = [
+        str(BIN / "nbgrader"),
+        "generate_assignment",
+        slug,
+        "--force",
+        f"--CourseDirectory.release_directory={tmp / 'plain-release'}",
+    ]
+    subprocess.run(release, cwd=ROOT, env=env, check=True, capture_output=True)
+    shutil.copytree(subs, work / "submitted")
+    plain, _ = _run(
+        [str(BIN / "nbgrader"), "autograde", slug, "--force"], env=env, stderr=subprocess.DEVNULL
+    )
+    print(
+        f"grading {n} submissions: course grade --workers 2 {ours:.1f} s, "
+        f"nbgrader autograde {plain:.1f} s"
+    )
+    return {"n": n, "course": ours, "plain": plain}
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ecomrec-bench-") as tmp:
+        grading = time_grading(Path(tmp) / "grading")
         lessons = time_lessons(Path(tmp) / "lessons")
         cold, warm = time_book(Path(tmp) / "book")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -123,6 +192,15 @@ def main() -> int:
         "|---|---:|---:|",
         f"| cold (empty execution cache, every lesson executed) | {cold:.1f} | 900 |",
         f"| warm (nothing changed) | {warm:.1f} | 30 |",
+        "",
+        f"## Grading throughput ({grading['n']} generated submissions of 01-data-and-profiles)",
+        "",
+        "| grader | seconds | submissions per minute |",
+        "|---|---:|---:|",
+        f"| `course grade --workers 2` (sandboxed, tamper checks) | {grading['course']:.1f} | "
+        f"{60 * grading['n'] / grading['course']:.1f} |",
+        f"| plain sequential `nbgrader autograde` (no sandbox) | {grading['plain']:.1f} | "
+        f"{60 * grading['n'] / grading['plain']:.1f} |",
         "",
     ]
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines))

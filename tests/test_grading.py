@@ -321,11 +321,46 @@ def test_submissions_are_never_modified(corpus):
     assert _digest(corpus["submissions"]) == corpus["before"]
 
 
-def test_feedback_for_every_student(corpus):
+def test_feedback_for_every_student_without_hidden_tests(corpus):
+    from autograder.checks import find_leaks
+
+    hidden = _hidden_lines()
+    assert hidden
     for student in corpus["cases"]:
-        pages = list((corpus["base"] / "out" / "feedback" / student).glob("*.html"))
+        folder = corpus["base"] / "out" / "feedback" / student
+        pages = list(folder.glob("*.html"))
         assert pages, student
         assert "Grading status" in pages[0].read_text()
+        assert not find_leaks(hidden, [folder]), f"{student}'s feedback shows hidden tests"
+
+
+def _hidden_lines() -> set[str]:
+    lines, inside = set(), False
+    for cell in nbformat.read(SOURCE, as_version=4).cells:
+        for raw in cell.source.splitlines():
+            line = raw.strip()
+            if line.startswith("### BEGIN HIDDEN TESTS"):
+                inside = True
+            elif line.startswith("### END HIDDEN TESTS"):
+                inside = False
+            elif inside and len(line) >= 16 and line not in _visible_lines():
+                lines.add(line)
+    return lines
+
+
+def _visible_lines() -> set[str]:
+    return {ln.strip() for c in _release().cells for ln in c.source.splitlines()}
+
+
+def test_class_report(corpus, tmp_path):
+    from autograder.report import write_report
+
+    page = write_report(SLUG, corpus["base"] / "out" / "grades.csv", tmp_path)
+    text = page.read_text()
+    assert (tmp_path / "scores.png").stat().st_size > 5000
+    assert (tmp_path / "failure-rates.png").stat().st_size > 5000
+    assert f"{len(corpus['cases'])} students" in text
+    assert "| tampered |" in text
 
 
 def test_one_worker_gives_the_same_grades(corpus, tmp_path):

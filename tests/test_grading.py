@@ -349,7 +349,9 @@ def _hidden_lines() -> set[str]:
 
 
 def _visible_lines() -> set[str]:
-    return {ln.strip() for c in _release().cells for ln in c.source.splitlines()}
+    """Lines a student's feedback may show: the release's and the student's own answers."""
+    cells = _release().cells + _perfect().cells
+    return {ln.strip() for c in cells for ln in c.source.splitlines()}
 
 
 def test_class_report(corpus, tmp_path):

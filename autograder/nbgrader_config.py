@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKDIR = Path(os.environ.get("ECOMREC_GRADER_WORKDIR", ROOT / "autograder" / "work"))
+WORKDIR.mkdir(parents=True, exist_ok=True)  # SQLite cannot create the gradebook's folder
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 

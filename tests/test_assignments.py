@@ -69,3 +69,61 @@ def test_course_check(built_book, tmp_path):
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert " ok" in proc.stdout
+
+
+def test_gradebook_url_can_point_anywhere(tmp_path, monkeypatch):
+    """--db / ECOMREC_GRADEBOOK_URL take any SQLAlchemy URL (here a second SQLite file)."""
+    from nbgrader.api import Gradebook
+
+    from autograder.grading import generate
+
+    paths = CoursePaths(workdir=tmp_path / "work")
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    generate("01-data-and-profiles", paths, tmp_path / "release", db_url=url)
+    with Gradebook(url) as gb:
+        assert gb.find_assignment("01-data-and-profiles").max_score == 12
+    assert not (paths.workdir / "gradebook.db").exists()
+    monkeypatch.setenv("ECOMREC_GRADEBOOK_URL", url)
+    from autograder.course import nbgrader_config
+
+    assert nbgrader_config(paths).CourseDirectory.db_url == url
+
+
+def test_jupyter_sees_the_course_through_the_config_path(tmp_path):
+    """`make lab` sets JUPYTER_CONFIG_PATH=autograder: nbgrader's tools then use this course."""
+    import os
+
+    bin_dir = Path(sys.executable).parent
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_PATH=str(ROOT / "autograder"),
+        ECOMREC_GRADER_WORKDIR=str(tmp_path / "work"),
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    proc = subprocess.run(
+        [
+            str(bin_dir / "nbgrader"),
+            "generate_assignment",
+            "01-data-and-profiles",
+            "--force",
+            f"--CourseDirectory.release_directory={tmp_path / 'release'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "release" / "01-data-and-profiles" / "01-data-and-profiles.ipynb").is_file()
+    assert (tmp_path / "work" / "gradebook.db").is_file()
+    ext = subprocess.run(
+        [str(bin_dir / "jupyter"), "server", "extension", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    listing = ext.stdout + ext.stderr
+    for name in ("formgrader", "assignment_list", "validate_assignment"):
+        assert f"nbgrader.server_extensions.{name}" in listing and "enabled" in listing, name

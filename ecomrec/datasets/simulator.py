@@ -116,7 +116,7 @@ def _make_items(cfg: SimConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
     return items, latent
 
 
-def _describe(item: pd.Series, rng: np.random.Generator) -> tuple[str, str]:
+def describe_item(item: pd.Series, rng: np.random.Generator) -> tuple[str, str]:
     """Title and grammar-generated description that state the item's attributes."""
     color = COLOR_SYNONYMS[item[S.COLOR]][rng.integers(2)]
     tier = TIER_PHRASES[item[S.PRICE_TIER]][rng.integers(3)]
@@ -365,7 +365,7 @@ def simulate(cfg: SimConfig | None = None, progress: bool = False) -> SimResult:
     cfg = cfg or SimConfig()
     rng = np.random.default_rng(cfg.seed)
     items, item_latent = _make_items(cfg, rng)
-    texts = [_describe(items.iloc[i], rng) for i in range(len(items))]
+    texts = [describe_item(items.iloc[i], rng) for i in range(len(items))]
     items[S.TITLE] = [t for t, _ in texts]
     items[S.DESCRIPTION] = [d for _, d in texts]
     users, user_latent = _make_users(cfg, rng)

@@ -1,0 +1,275 @@
+"""LightGCN: graph convolution for recommendation with the weights taken out.
+
+LightGCN (He et al., 2020) learns one embedding ``e_v^(0)`` per user and per item and
+smooths it over the user-item graph with the normalised adjacency of
+:func:`ecomrec.graph.bipartite_normalized_adjacency`,
+
+    e^(l+1) = Â e^(l),   Â_ui = 1 / sqrt(|N(u)| |N(i)|)   (no self-loops),
+
+with no weight matrix and no non-linearity: on an ID-only graph those only made the GCN
+harder to train. The final embedding combines the layers,
+
+    e_v = sum_{l=0}^{L} alpha_l e_v^(l),   alpha_l = 1 / (L + 1),
+
+and the score of item i for user u is ``e_u . e_i``. Training uses BPR: every observed
+(u, i) should outscore an item j the user never interacted with,
+
+    loss = -mean log sigmoid(e_u . e_i - e_u . e_j)
+           + l2 * (|e_u^(0)|^2 + |e_i^(0)|^2 + |e_j^(0)|^2) / batch_size,
+
+where the penalty is on the layer-0 embeddings (the only parameters). That is the same
+loss as ``torch_geometric``'s ``LightGCN.recommendation_loss`` when its ``node_id`` lists
+the batch's users, positives and negatives (repeats included).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ecomrec.baselines import Recommender
+from ecomrec.graph.adjacency import bipartite_normalized_adjacency, propagate
+from ecomrec.graph.build import user_item_edges
+from ecomrec.graph.layers import layer_combination
+
+
+def lightgcn_layers(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int) -> list:
+    """``[e^(0), Â e^(0), Â^2 e^(0), ...]``: the embeddings after 0..`n_layers` propagations."""
+    layers = [embeddings]
+    for _ in range(n_layers):
+        layers.append(propagate(adjacency, layers[-1]))
+    return layers
+
+
+class LightGCN(nn.Module):
+    """LightGCN over ``n_users + n_items`` nodes (users first, then items).
+
+    The only parameters are the layer-0 embeddings ``embedding`` ``(n_nodes, dim)``,
+    drawn from ``N(0, init_std^2)`` with a generator seeded by `seed`. ``model(adjacency)``
+    returns the layer-combined embedding of every node.
+    """
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 64,
+        n_layers: int = 3,
+        init_std: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if n_layers < 0:
+            raise ValueError("n_layers must be >= 0")
+        self.n_users, self.n_items, self.n_layers = n_users, n_items, n_layers
+        generator = torch.Generator().manual_seed(seed)
+        self.embedding = nn.Parameter(
+            torch.randn(n_users + n_items, dim, generator=generator) * init_std
+        )
+        self.register_buffer("alphas", torch.full((n_layers + 1,), 1.0 / (n_layers + 1)))
+
+    def __repr__(self) -> str:
+        return (
+            f"LightGCN({self.n_users} users, {self.n_items} items, "
+            f"dim={self.embedding.shape[1]}, n_layers={self.n_layers})"
+        )
+
+    def layers(self, adjacency: torch.Tensor) -> list:
+        """Embeddings of every node after 0, 1, ..., L propagations."""
+        return lightgcn_layers(adjacency, self.embedding, self.n_layers)
+
+    def forward(self, adjacency: torch.Tensor) -> torch.Tensor:
+        """The final embeddings ``sum_l alpha_l e^(l)`` ``(n_users + n_items, dim)``."""
+        return layer_combination(self.layers(adjacency), self.alphas)
+
+    @property
+    def ego_embeddings(self) -> torch.Tensor:
+        """The layer-0 embeddings, the ones the L2 penalty applies to."""
+        return self.embedding
+
+    def scores(self, adjacency: torch.Tensor, users: np.ndarray) -> np.ndarray:
+        """``e_u . e_i`` for every item, one row per user in `users` (float64)."""
+        with torch.no_grad():
+            final = self(adjacency)
+        user_vectors = final[torch.tensor(np.asarray(users, dtype=np.int64))]
+        return (user_vectors @ final[self.n_users :].T).numpy().astype(np.float64)
+
+
+class BPRSampler:
+    """Seeded BPR triples ``(user, positive, negative)`` in shuffled mini-batches.
+
+    Each call of :meth:`epoch` shuffles the observed pairs and draws, for each, a negative
+    item uniformly among the items that user never interacted with. Two samplers built
+    with the same arguments give the same batches in the same order, which is how two
+    implementations are trained on identical data.
+    """
+
+    def __init__(
+        self, user_item: np.ndarray, n_items: int, batch_size: int = 2048, seed: int = 0
+    ) -> None:
+        self.user_item = np.asarray(user_item, dtype=np.int64)
+        if self.user_item.ndim != 2 or self.user_item.shape[0] != 2:
+            raise ValueError("user_item must have shape (2, n_pairs)")
+        self.n_items = n_items
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+        self._observed = np.unique(self.user_item[0] * n_items + self.user_item[1])
+        if np.bincount(self.user_item[0]).max() >= n_items:
+            raise ValueError("some user interacted with every item: no negative to draw")
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return -(-self.user_item.shape[1] // self.batch_size)
+
+    def negatives(self, users: np.ndarray) -> np.ndarray:
+        """One uniform item per user, redrawn until the user has not interacted with it."""
+        negatives = self.rng.integers(0, self.n_items, size=len(users))
+        while True:
+            clash = np.isin(users * self.n_items + negatives, self._observed)
+            if not clash.any():
+                return negatives
+            negatives[clash] = self.rng.integers(0, self.n_items, size=int(clash.sum()))
+
+    def epoch(self) -> list:
+        """One pass over the observed pairs: a list of ``(users, positives, negatives)``."""
+        order = self.rng.permutation(self.user_item.shape[1])
+        users, positives = self.user_item[:, order]
+        negatives = self.negatives(users)
+        return [
+            tuple(
+                torch.as_tensor(a[start : start + self.batch_size])
+                for a in (users, positives, negatives)
+            )
+            for start in range(0, len(order), self.batch_size)
+        ]
+
+
+def bpr_loss(
+    final: torch.Tensor,
+    ego: torch.Tensor,
+    users: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+    n_users: int,
+    l2: float,
+) -> torch.Tensor:
+    """The BPR loss of a batch from final embeddings (ranking) and ego ones (penalty).
+
+    `positives` and `negatives` are item ids; items are nodes ``n_users + item``.
+    """
+    e_u, e_i, e_j = final[users], final[n_users + positives], final[n_users + negatives]
+    margin = (e_u * (e_i - e_j)).sum(dim=1)
+    nodes = torch.cat([users, n_users + positives, n_users + negatives])
+    penalty = ego[nodes].pow(2).sum() / len(users)
+    return -nn.functional.logsigmoid(margin).mean() + l2 * penalty
+
+
+def train_lightgcn(
+    model: LightGCN,
+    adjacency: torch.Tensor,
+    user_item: np.ndarray,
+    *,
+    epochs: int = 30,
+    batch_size: int = 2048,
+    lr: float = 0.01,
+    l2: float = 1e-4,
+    max_seconds: float = 60.0,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "LightGCN",
+) -> list[dict[str, float]]:
+    """Adam on the BPR loss, full propagation at every batch; one row of history per epoch.
+
+    Stops after `epochs` or after the first epoch that ends past `max_seconds`, so every
+    epoch is complete. Batches come from ``BPRSampler(user_item, n_items, batch_size, seed)``.
+    """
+    sampler = BPRSampler(user_item, model.n_items, batch_size, seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history: list[dict[str, float]] = []
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        total = 0.0
+        for users, positives, negatives in sampler.epoch():
+            loss = bpr_loss(
+                model(adjacency), model.ego_embeddings, users, positives, negatives,
+                model.n_users, l2,
+            )  # fmt: skip
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(users)
+        elapsed = time.perf_counter() - start
+        history.append({"epoch": epoch + 1, "loss": total / user_item.shape[1], "seconds": elapsed})
+        bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+        if elapsed > max_seconds:
+            break
+    bar.close()
+    return history
+
+
+class LightGCNRecommender(Recommender):
+    """LightGCN behind the course's :class:`ecomrec.baselines.Recommender` interface.
+
+    ``fit`` builds the user-item graph from the training log, trains with
+    :func:`train_lightgcn` and keeps ``model_``, ``adjacency_``, ``history_`` and the
+    starting embeddings ``initial_embedding_``; ``score`` ignores histories (like BPR-MF,
+    it models long-term taste).
+    """
+
+    def __init__(
+        self,
+        dim: int = 64,
+        n_layers: int = 3,
+        epochs: int = 30,
+        batch_size: int = 2048,
+        lr: float = 0.01,
+        l2: float = 1e-4,
+        init_std: float = 0.1,
+        seed: int = 0,
+        max_seconds: float = 60.0,
+        progress: bool = True,
+    ) -> None:
+        self.dim, self.n_layers, self.epochs, self.batch_size = dim, n_layers, epochs, batch_size
+        self.lr, self.l2, self.init_std, self.seed = lr, l2, init_std, seed
+        self.max_seconds, self.progress = max_seconds, progress
+
+    def fit(
+        self, train_interactions: pd.DataFrame, n_items: int, n_users: int | None = None
+    ) -> LightGCNRecommender:
+        user_item = user_item_edges(train_interactions)
+        if n_users is None:
+            n_users = int(user_item[0].max()) + 1
+        self.n_users, self.n_items = n_users, n_items
+        self.adjacency_ = bipartite_normalized_adjacency(user_item, n_users, n_items)
+        self.model_ = LightGCN(
+            n_users, n_items, self.dim, self.n_layers, self.init_std, seed=self.seed
+        )
+        self.initial_embedding_ = self.model_.embedding.detach().clone()
+        self.history_ = train_lightgcn(
+            self.model_,
+            self.adjacency_,
+            user_item,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            l2=self.l2,
+            max_seconds=self.max_seconds,
+            seed=self.seed,
+            progress=self.progress,
+        )
+        return self
+
+    def score(self, users: np.ndarray, histories: Sequence | None = None) -> np.ndarray:
+        """Scores for `users`; `histories` is accepted for the common interface and ignored."""
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64).ravel()
+        if histories is not None:
+            self._check_inputs(users, histories)
+        return self.model_.scores(self.adjacency_, users)

@@ -111,11 +111,13 @@ class BPRSampler:
     """
 
     def __init__(
-        self, user_item: np.ndarray, n_items: int, batch_size: int = 2048, seed: int = 0
+        self, user_item: np.ndarray, n_items: int, batch_size: int = 8192, seed: int = 0
     ) -> None:
         self.user_item = np.asarray(user_item, dtype=np.int64)
         if self.user_item.ndim != 2 or self.user_item.shape[0] != 2:
             raise ValueError("user_item must have shape (2, n_pairs)")
+        if self.user_item.shape[1] == 0:
+            raise ValueError("no user-item pair to train on")
         self.n_items = n_items
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
@@ -175,9 +177,9 @@ def train_lightgcn(
     adjacency: torch.Tensor,
     user_item: np.ndarray,
     *,
-    epochs: int = 30,
-    batch_size: int = 2048,
-    lr: float = 0.01,
+    epochs: int = 15,
+    batch_size: int = 8192,
+    lr: float = 0.04,
     l2: float = 1e-4,
     max_seconds: float = 60.0,
     seed: int = 0,
@@ -220,16 +222,18 @@ class LightGCNRecommender(Recommender):
     ``fit`` builds the user-item graph from the training log, trains with
     :func:`train_lightgcn` and keeps ``model_``, ``adjacency_``, ``history_`` and the
     starting embeddings ``initial_embedding_``; ``score`` ignores histories (like BPR-MF,
-    it models long-term taste).
+    it models long-term taste). The defaults were chosen on the validation split of the
+    shipped ShopSim: batches of 8192 at learning rate 0.04 matched batches of 2048 at 0.01
+    (20 epochs) in about half the time, and dim 64 or 2 layers scored the same within noise.
     """
 
     def __init__(
         self,
-        dim: int = 64,
+        dim: int = 32,
         n_layers: int = 3,
-        epochs: int = 30,
-        batch_size: int = 2048,
-        lr: float = 0.01,
+        epochs: int = 15,
+        batch_size: int = 8192,
+        lr: float = 0.04,
         l2: float = 1e-4,
         init_std: float = 0.1,
         seed: int = 0,

@@ -190,6 +190,8 @@ def render(results: dict) -> str:
             "",
             f"Measured {r['when']} on {r['machine']}.",
             "",
+            r.get("note", ""),
+            "",
             "| lesson | seconds | budget | peak memory (GiB) |",
             "|---|---:|---:|---:|",
         ]
@@ -204,6 +206,8 @@ def render(results: dict) -> str:
             "## Book (`jupyter-book build . -W -n --keep-going`)",
             "",
             f"Measured {r['when']} on {r['machine']}.",
+            "",
+            r.get("note", ""),
             "",
             "| build | seconds | budget |",
             "|---|---:|---:|",
@@ -235,6 +239,8 @@ def render(results: dict) -> str:
             f"{60 * n / r['course']:.1f} |",
             f"| plain sequential `nbgrader autograde` (no sandbox) | {r['plain']:.1f} | "
             f"{60 * n / r['plain']:.1f} |",
+            "",
+            r.get("note", ""),
             "",
         ]
     return "\n".join(lines)

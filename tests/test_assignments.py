@@ -127,3 +127,25 @@ def test_jupyter_sees_the_course_through_the_config_path(tmp_path):
     listing = ext.stdout + ext.stderr
     for name in ("formgrader", "assignment_list", "validate_assignment"):
         assert f"nbgrader.server_extensions.{name}" in listing and "enabled" in listing, name
+
+
+def test_every_source_cell_has_a_role_a_unique_id_and_no_output():
+    """nbgrader metadata on every cell of every source notebook, committed without outputs."""
+    from collections import Counter
+
+    paths = CoursePaths()
+    for slug in assignments(paths):
+        for path in paths.source_notebooks(slug):
+            nb = nbformat.read(path, as_version=4)
+            nbformat.validate(nb)
+            ids = []
+            for cell in nb.cells:
+                meta = cell.get("metadata", {}).get("nbgrader", {})
+                where = f"{path.name}, cell starting {cell.source[:60]!r}"
+                assert meta.get("schema_version") == 3, f"{where}: no nbgrader metadata"
+                assert meta.get("grade_id"), f"{path.name}: cell without grade_id"
+                ids.append(meta["grade_id"])
+                if cell.cell_type == "code":
+                    assert not cell.outputs and cell.execution_count is None, meta["grade_id"]
+            duplicates = [i for i, n in Counter(ids).items() if n > 1]
+            assert not duplicates, f"{path.name}: duplicate grade_ids {duplicates}"

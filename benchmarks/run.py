@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -31,14 +30,35 @@ def _machine() -> str:
     return f"{platform.node()}: {describe_machine(machine_info())}"
 
 
+_PEAK = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
 def _run(cmd: list[str], **kwargs) -> tuple[float, float]:
-    """Wall seconds and peak memory (GiB) of the child processes of one command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak memory (GiB) of one command and the processes it starts.
+
+    The command runs under a small Python wrapper, so the peak is this command's own (the
+    largest resident set among it and its descendants, e.g. a notebook's kernel), not the
+    largest of every command run so far.
+    """
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, **kwargs)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK, *cmd],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
     seconds = time.perf_counter() - start
-    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 2**20
-    return seconds, peak
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=proc.stderr)
+    peak_kib = int(proc.stderr.strip().splitlines()[-1])
+    return seconds, peak_kib / 2**20
 
 
 def time_lessons(results_dir: Path) -> list[tuple[str, float, float]]:
@@ -58,7 +78,6 @@ def time_lessons(results_dir: Path) -> list[tuple[str, float, float]]:
                 str(nb),
             ],
             env=env,
-            stderr=subprocess.DEVNULL,
         )
         rows.append((nb.stem, seconds, peak))
         print(f"{nb.stem}: {seconds:.1f} s")
@@ -160,7 +179,7 @@ def time_grading(tmp: Path, slug: str = "01-data-and-profiles", n: int = 40) -> 
         "--workers",
         "2",
     ]
-    ours, _ = _run(course, stderr=subprocess.DEVNULL)
+    ours, _ = _run(course)
     # plain nbgrader: the same course configuration, its own work folder, no sandbox
     work = tmp / "plain-work"
     env = dict(
@@ -178,9 +197,7 @@ def time_grading(tmp: Path, slug: str = "01-data-and-profiles", n: int = 40) -> 
     ]
     subprocess.run(release, cwd=ROOT, env=env, check=True, capture_output=True)
     shutil.copytree(subs, work / "submitted")
-    plain, _ = _run(
-        [str(BIN / "nbgrader"), "autograde", slug, "--force"], env=env, stderr=subprocess.DEVNULL
-    )
+    plain, _ = _run([str(BIN / "nbgrader"), "autograde", slug, "--force"], env=env)
     print(
         f"grading {n} submissions: course grade --workers 2 {ours:.1f} s, "
         f"nbgrader autograde {plain:.1f} s"

@@ -130,8 +130,15 @@ def _exercise_box(app, docname: str, source: list[str]) -> None:
     box = _EXERCISE_BOX.format(slug=path.parent.name, name=f"{path.name}.ipynb")
     cell = {"cell_type": "markdown", "id": "course-exercise-box", "metadata": {}, "source": box}
     cells = notebook["cells"]
-    has_title = bool(cells) and cells[0]["cell_type"] == "markdown"
-    cells.insert(1 if has_title else 0, cell)
+    first = cells[0] if cells and cells[0]["cell_type"] == "markdown" else None
+    text = "".join(first["source"]) if first else ""
+    if text.startswith("# "):  # the box goes right under the title line
+        title, _, rest = text.partition("\n")
+        first["source"] = title
+        rest_cell = {**first, "id": f"{first.get('id', 'title')}-rest", "source": rest}
+        cells[1:1] = [cell, rest_cell] if rest.strip() else [cell]
+    else:
+        cells.insert(0, cell)
     source[0] = json.dumps(notebook)
 
 

@@ -59,7 +59,11 @@ class CheckResult:
 
 
 def secret_lines(source_nb: Path) -> set[str]:
-    """Lines inside solution and hidden-test regions that appear nowhere else in the source."""
+    """Lines inside solution and hidden-test regions that appear nowhere else in the source.
+
+    A line that is part of a public line (e.g. an expression a visible test also uses) is not
+    secret: the leak check searches pages for it as a substring and would find the public one.
+    """
     inside, outside = set(), set()
     nb = nbformat.read(source_nb, as_version=4)
     for cell in nb.cells:
@@ -74,7 +78,8 @@ def secret_lines(source_nb: Path) -> set[str]:
                 region = None
                 continue
             (inside if region else outside).add(line)
-    return {ln for ln in inside - outside if len(ln) >= MIN_SECRET_LENGTH}
+    candidates = {ln for ln in inside - outside if len(ln) >= MIN_SECRET_LENGTH}
+    return {ln for ln in candidates if not any(ln in public for public in outside)}
 
 
 def find_leaks(secrets: set[str], places: list[Path]) -> list[str]:

@@ -48,6 +48,22 @@ def test_leak_finder_finds_a_planted_leak(tmp_path):
     assert not find_leaks(secrets, [tmp_path])
 
 
+def test_a_hidden_line_that_is_part_of_a_public_line_is_not_secret(tmp_path):
+    """The leak check searches pages for substrings; part of a visible line is public."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    public = "model.add_(0.1 * torch.randn(shape, generator=jitter))"
+    hidden = "0.1 * torch.randn(shape, generator=jitter)"
+    answer = "return secret_formula(x) + 41"
+    cell = new_code_cell(
+        f"{public}\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS\n"
+        f"### BEGIN SOLUTION\n{answer}\n### END SOLUTION"
+    )
+    path = tmp_path / "source.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    assert secret_lines(path) == {answer}
+
+
 def test_course_check(built_book, tmp_path):
     """The author's one command: every assignment grades correctly through the real path."""
     proc = subprocess.run(

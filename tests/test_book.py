@@ -94,6 +94,9 @@ def test_results_page_shows_every_lessons_recorded_numbers(built_book):
         assert info["when"] in text, f"the results page does not say when {slug} ran"
     html = (built_book / "book" / "results.html").read_text()
     assert "not recorded</td>" not in html, "a lesson's machine or time is missing"
+    glance = html[html.index('id="at-a-glance"') :]
+    body = glance[glance.index("<tbody>") : glance.index("</tbody>")]
+    assert body.count("<tr>") == len(slugs), "the at-a-glance table needs one row per lesson"
     assert html.count("<img") >= 4, "the results page should show its plots"
 
 

@@ -15,11 +15,15 @@ import math
 from collections import Counter
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+from nbsource import cell as _cell
+from nbsource import is_solution_code as _is_solution_code
+from nbsource import is_test_cell as _is_test_cell
+from nbsource import nbgrader as _nbgrader
+from nbsource import read
 
 from ecomrec import metrics
 from ecomrec import schema as S
@@ -41,25 +45,8 @@ EXPECTED_POINTS = {
 }
 
 
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _read(path: Path = SOURCE):
-    return nbformat.read(path, as_version=4)
-
-
-def _cell(nb, grade_id: str):
-    (cell,) = [c for c in nb.cells if _nbgrader(c).get("grade_id") == grade_id]
-    return cell
-
-
-def _is_test_cell(cell) -> bool:
-    return cell.cell_type == "code" and _nbgrader(cell).get("grade", False)
-
-
-def _is_solution_code(cell) -> bool:
-    return cell.cell_type == "code" and _nbgrader(cell).get("solution", False)
+def _read():
+    return read(SOURCE)
 
 
 def solution_namespace(nb=None) -> dict:

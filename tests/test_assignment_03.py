@@ -13,17 +13,20 @@ Training the real solution is `course check`'s job; this file runs in seconds.
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import math
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import sacrebleu
 import torch
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+from nbsource import cell as _cell
+from nbsource import is_solution_code as _is_solution_code
+from nbsource import is_test_cell as _is_test_cell
+from nbsource import nbgrader as _nbgrader
+from nbsource import read, run_cell
 
 import ecomrec.datasets
 import ecomrec.text
@@ -55,37 +58,8 @@ SLOW_CELLS = {"load_data", "description_generator", "train_generator_run", "coll
 torch.set_num_threads(1)
 
 
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-@functools.cache
-def _source_nb():
-    return nbformat.read(SOURCE, as_version=4)
-
-
 def _read():
-    return copy.deepcopy(_source_nb())
-
-
-def _cell(nb, grade_id: str):
-    (cell,) = [c for c in nb.cells if _nbgrader(c).get("grade_id") == grade_id]
-    return cell
-
-
-def _is_test_cell(cell) -> bool:
-    return cell.cell_type == "code" and _nbgrader(cell).get("grade", False)
-
-
-def _is_solution_code(cell) -> bool:
-    return cell.cell_type == "code" and _nbgrader(cell).get("solution", False)
-
-
-def run_cell(source: str, base: dict, name: str = "cell") -> dict:
-    """Exec a cell in a copy of `base` (it never sees another test's names); return the copy."""
-    namespace = dict(base)
-    exec(compile(source, name, "exec"), namespace)
-    return namespace
+    return read(SOURCE)
 
 
 @pytest.fixture(scope="module")

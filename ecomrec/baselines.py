@@ -1,9 +1,10 @@
 """Simple next-item recommenders that every model in the course must beat.
 
-All share one interface, so a lesson can evaluate them in one loop::
+All implement :class:`ecomrec.scoring.NextItemScorer`, so a lesson can evaluate them in
+one loop::
 
     model = Markov().fit(split.train, n_items)
-    scores = model.score(users, histories)   # (len(users), n_items), higher = better
+    scores = model.score(scoring_context(split, "valid"))   # (n_targets, n_items)
     evaluate_ranking(scores, targets, exclude=seen)
 
 - :class:`Popularity`: how often each item was interacted with. Same list for everyone.
@@ -11,6 +12,7 @@ All share one interface, so a lesson can evaluate them in one loop::
   users' sequences ("viewed this, also viewed").
 - :class:`Markov`: what usually comes right after the user's last item.
 - :class:`BPRMF`: matrix factorisation trained with the BPR pairwise loss (long-term taste).
+- :class:`SessionSwitch`: one model for targets that open a session, another for the rest.
 
 Each captures one part of the simulator's behaviour (popularity, session mission and
 complements, taste), which is why a sequence model can beat all of them. Every model is
@@ -22,8 +24,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from abc import abstractmethod
 
 import numpy as np
 import pandas as pd
@@ -31,8 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ecomrec.schema import ITEM, SESSION, TIMESTAMP, USER
-
-History = np.ndarray | Sequence[int]
+from ecomrec.scoring import NextItemScorer, ScoringContext
 
 
 def _ordered(interactions: pd.DataFrame) -> pd.DataFrame:
@@ -69,10 +69,8 @@ def _consecutive_pairs(
     return items[:-gap][same_group], items[gap:][same_group]
 
 
-class Recommender(ABC):
-    """Common interface: ``fit(train, n_items)`` then ``score(users, histories)``."""
-
-    n_items: int
+class Recommender(NextItemScorer):
+    """A next-item scorer learnt from a log: ``fit(train, n_items)`` then ``score(context)``."""
 
     @abstractmethod
     def fit(
@@ -80,23 +78,9 @@ class Recommender(ABC):
     ) -> Recommender:
         """Learn from the training interactions; returns self."""
 
-    @abstractmethod
-    def score(self, users: np.ndarray, histories: Sequence[History]) -> np.ndarray:
-        """Scores (len(users), n_items) for each user's next item; higher = better.
-
-        `histories[i]` are the items user `users[i]` saw before the target, oldest first.
-        """
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_items"):
             raise RuntimeError(f"{type(self).__name__} must be fit before it can score")
-
-    @staticmethod
-    def _check_inputs(users: np.ndarray, histories: Sequence[History]) -> np.ndarray:
-        users = np.asarray(users, dtype=np.int64).ravel()
-        if len(histories) != len(users):
-            raise ValueError(f"{len(users)} users but {len(histories)} histories")
-        return users
 
     def __repr__(self) -> str:
         # The constructor's parameters, each stored under its own name by __init__.
@@ -117,7 +101,7 @@ class Popularity(Recommender):
     Example:
         >>> train = pd.DataFrame({USER: [0, 1, 1], ITEM: [2, 2, 0],
         ...                       TIMESTAMP: pd.date_range("2024-01-01", periods=3)})
-        >>> Popularity().fit(train, n_items=3).score(np.array([5]), [[]]).tolist()
+        >>> Popularity().fit(train, n_items=3).score(ScoringContext([5], [[]])).tolist()
         [[1.0, 0.0, 2.0]]
     """
 
@@ -128,10 +112,9 @@ class Popularity(Recommender):
         self.n_items = n_items
         return self
 
-    def score(self, users: np.ndarray, histories: Sequence[History]) -> np.ndarray:
+    def score(self, context: ScoringContext) -> np.ndarray:
         self._check_fitted()
-        users = self._check_inputs(users, histories)
-        return np.tile(self.counts_, (len(users), 1))
+        return np.tile(self.counts_, (len(context), 1))
 
 
 class ItemCooccurrence(Recommender):
@@ -163,7 +146,7 @@ class ItemCooccurrence(Recommender):
         ...                       TIMESTAMP: pd.date_range("2024-01-01", periods=5),
         ...                       SESSION: [0, 0, 1, 1, 2]})
         >>> model = ItemCooccurrence().fit(train, n_items=3)
-        >>> int(model.score(np.array([9]), [[0]]).argmax())
+        >>> int(model.score(ScoringContext([9], [[0]])).argmax())
         1
     """
 
@@ -201,12 +184,11 @@ class ItemCooccurrence(Recommender):
         self.n_items = n_items
         return self
 
-    def score(self, users: np.ndarray, histories: Sequence[History]) -> np.ndarray:
+    def score(self, context: ScoringContext) -> np.ndarray:
         self._check_fitted()
-        users = self._check_inputs(users, histories)
-        scores = np.tile(self.popularity_weight * self.popularity_, (len(users), 1))
-        for row, history in enumerate(histories):
-            recent = np.asarray(history, dtype=np.int64)[-self.n_recent :][::-1]
+        scores = np.tile(self.popularity_weight * self.popularity_, (len(context), 1))
+        for row, history in enumerate(context.histories):
+            recent = history[-self.n_recent :][::-1]
             weights = self.decay ** np.arange(len(recent))
             scores[row] += weights @ self.similarity_[recent]
         return scores
@@ -229,7 +211,7 @@ class Markov(Recommender):
         >>> train = pd.DataFrame({USER: [0, 0, 0, 1, 1], ITEM: [0, 1, 2, 0, 1],
         ...                       TIMESTAMP: pd.date_range("2024-01-01", periods=5)})
         >>> model = Markov().fit(train, n_items=3)
-        >>> int(model.score(np.array([7]), [[2, 0]]).argmax())  # 0 is always followed by 1
+        >>> int(model.score(ScoringContext([7], [[2, 0]])).argmax())  # 0 is always followed by 1
         1
     """
 
@@ -248,12 +230,11 @@ class Markov(Recommender):
         self.n_items = n_items
         return self
 
-    def score(self, users: np.ndarray, histories: Sequence[History]) -> np.ndarray:
+    def score(self, context: ScoringContext) -> np.ndarray:
         self._check_fitted()
-        users = self._check_inputs(users, histories)
         prior = self.smoothing * self.popularity_
-        scores = np.tile(self.popularity_, (len(users), 1))
-        for row, history in enumerate(histories):
+        scores = np.tile(self.popularity_, (len(context), 1))
+        for row, history in enumerate(context.histories):
             if len(history) == 0:
                 continue
             counts = self.transitions_[int(history[-1])]
@@ -395,12 +376,48 @@ class BPRMF(Recommender):
                 break
         bar.close()
 
-    def score(self, users: np.ndarray, histories: Sequence[History] | None = None) -> np.ndarray:
-        """Scores for `users`; `histories` is accepted for the common interface and ignored."""
+    def score(self, context: ScoringContext) -> np.ndarray:
+        """Scores for the context's users; their histories and session flags are not read."""
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64).ravel()
-        if histories is not None:
-            self._check_inputs(users, histories)
+        users = context.users
         if len(users) and (users.min() < 0 or users.max() >= self.n_users):
             raise ValueError(f"users must be in 0..{self.n_users - 1} (the ids seen in fit)")
         return self.user_factors_[users] @ self.item_factors_.T + self.item_bias_
+
+
+class SessionSwitch(Recommender):
+    """Score targets that open a session with one model and the others with another.
+
+    No single baseline serves both cases well on ShopSim: co-occurrence over the recent
+    items is better when the user has just arrived, Markov on the last item within a
+    session. The switch reads the context's ``target_starts`` to choose, row by row.
+
+    Example:
+        >>> train = pd.DataFrame({USER: [0, 0, 0], ITEM: [0, 1, 1], SESSION: [0, 0, 1],
+        ...                       TIMESTAMP: pd.date_range("2024-01-01", periods=3)})
+        >>> switch = SessionSwitch(Popularity(), Markov()).fit(train, n_items=2)
+        >>> context = ScoringContext([0, 0], [[0], [0]], [[True], [True]], [True, False])
+        >>> switch.score(context).round(2).tolist()  # popularity, then P(next | item 0)
+        [[1.0, 2.0], [0.17, 0.83]]
+    """
+
+    def __init__(self, at_start: Recommender, within_session: Recommender) -> None:
+        self.at_start = at_start
+        self.within_session = within_session
+
+    def fit(
+        self, train_interactions: pd.DataFrame, n_items: int, n_users: int | None = None
+    ) -> SessionSwitch:
+        for model in (self.at_start, self.within_session):
+            model.fit(train_interactions, n_items=n_items, n_users=n_users)
+        self.n_items = n_items
+        return self
+
+    def score(self, context: ScoringContext) -> np.ndarray:
+        self._check_fitted()
+        _, target_starts = context.sequences(self)
+        return np.where(
+            target_starts[:, None],
+            self.at_start.score(context),
+            self.within_session.score(context),
+        )

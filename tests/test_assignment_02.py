@@ -31,6 +31,7 @@ from ecomrec.baselines import ItemCooccurrence, Markov
 from ecomrec.models.base import interest_score
 from ecomrec.models.gru import formula_weights, rnn_cell_step
 from ecomrec.models.sequences import next_item_batch, pad_right
+from ecomrec.scoring import ScoringContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "02-interest-modeling"
@@ -442,7 +443,7 @@ def _stand_in(base: dict, kind: str) -> nn.Module:
                 items[:length][items[:length] < n_items]
                 for items, length in zip(batch.items.numpy(), batch.lengths.numpy(), strict=True)
             ]
-            scores = baseline.score(np.zeros(len(rows), dtype=np.int64), rows)
+            scores = baseline.score(ScoringContext(np.zeros(len(rows), dtype=np.int64), rows))
             logits = torch.zeros(*batch.items.shape, n_items, dtype=torch.float64)
             logits[torch.arange(len(rows)), batch.lengths - 1] = torch.from_numpy(scores)
             return logits

@@ -9,6 +9,7 @@ import pytest
 from ecomrec.baselines import BPRMF, ItemCooccurrence, Markov, Popularity
 from ecomrec.metrics import auc, target_ranks
 from ecomrec.schema import ITEM, SESSION, TIMESTAMP, USER
+from ecomrec.scoring import ScoringContext as Context
 
 
 def make_log(sequences: list[list[int]], session_length: int = 1000) -> pd.DataFrame:
@@ -25,7 +26,7 @@ def make_log(sequences: list[list[int]], session_length: int = 1000) -> pd.DataF
 
 def test_popularity_ranks_by_count():
     log = make_log([[0, 1, 1, 2, 2, 2], [2, 3]])
-    scores = Popularity().fit(log, n_items=5).score(np.array([0, 1]), [[], [0]])
+    scores = Popularity().fit(log, n_items=5).score(Context([0, 1], [[], [0]]))
     assert scores.tolist() == [[1, 2, 4, 1, 0]] * 2
     assert target_ranks(scores, np.array([2, 1])).tolist() == [1, 2]
 
@@ -36,7 +37,7 @@ def test_markov_predicts_the_deterministic_successor():
     log = make_log([[(start + step) % n_items for step in range(12)] for start in range(5)])
     model = Markov().fit(log, n_items)
     histories = [np.array([3, last]) for last in range(n_items)]
-    scores = model.score(np.arange(n_items), histories)
+    scores = model.score(Context(np.arange(n_items), histories))
     successors = (np.arange(n_items) + 1) % n_items
     assert target_ranks(scores, successors).tolist() == [1] * n_items
     assert np.allclose(scores.sum(axis=1), 1.0)  # smoothed rows are distributions
@@ -46,7 +47,7 @@ def test_markov_falls_back_to_popularity_without_ties():
     log = make_log([[0, 1], [2, 2, 2, 1]])
     model = Markov().fit(log, n_items=4)
     # item 3 was never seen: its row is the popularity share, an empty history too
-    unseen_last, empty = model.score(np.array([0, 1]), [[3], []])
+    unseen_last, empty = model.score(Context([0, 1], [[3], []]))
     assert unseen_last.tolist() == pytest.approx([1 / 6, 2 / 6, 3 / 6, 0])
     assert empty.tolist() == pytest.approx(unseen_last.tolist())
 
@@ -61,7 +62,7 @@ def test_cooccurrence_links_items_of_the_same_session_and_weights_recency():
     assert np.allclose(model.similarity_, model.similarity_.T)
     assert np.all(np.diag(model.similarity_) == 0)
     # the most recent item decides: history ending in 2 -> 3 first, ending in 0 -> 1 first
-    scores = model.score(np.array([0, 1]), [[0, 2], [2, 0]])
+    scores = model.score(Context([0, 1], [[0, 2], [2, 0]]))
     assert scores.argmax(axis=1).tolist() == [3, 1]
     # a wider window across sessions links 1 and 4
     wide = ItemCooccurrence(window=1, same_session_only=False).fit(log, n_items=5)
@@ -70,7 +71,7 @@ def test_cooccurrence_links_items_of_the_same_session_and_weights_recency():
 
 def test_cooccurrence_breaks_ties_by_popularity():
     log = make_log([[0, 1], [2, 2, 2, 3, 3]])
-    scores = ItemCooccurrence().fit(log, n_items=5).score(np.array([0]), [[0]])
+    scores = ItemCooccurrence().fit(log, n_items=5).score(Context([0], [[0]]))
     # 1 co-occurs with 0; the rest are ordered by popularity (2 > 3 > 4)
     assert np.argsort(-scores[0]).tolist()[:4] == [1, 2, 3, 0]
 
@@ -93,7 +94,7 @@ def two_block_log(seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
 def test_bprmf_learns_a_planted_two_block_structure():
     log, users, unseen_own_block = two_block_log(seed=0)
     model = BPRMF(n_factors=8, epochs=60, batch_size=64, lr=0.05, seed=0, progress=False)
-    scores = model.fit(log, n_items=40).score(users, [[]] * len(users))
+    scores = model.fit(log, n_items=40).score(Context(users, [[]] * len(users)))
     # unseen items of the user's own block must outrank every other-block item
     own_block = np.zeros((40, 40), dtype=bool)
     own_block[:20, :20] = own_block[20:, 20:] = True
@@ -115,7 +116,7 @@ def test_bprmf_is_deterministic_for_a_seed():
 
     def fitted_scores(seed: int) -> np.ndarray:
         model = BPRMF(n_factors=4, epochs=3, batch_size=32, seed=seed, progress=False)
-        return model.fit(log, n_items=40).score(users, [[]] * len(users))
+        return model.fit(log, n_items=40).score(Context(users, [[]] * len(users)))
 
     first, again, other_seed = fitted_scores(3), fitted_scores(3), fitted_scores(4)
     assert np.array_equal(first, again)
@@ -128,9 +129,9 @@ def test_bprmf_respects_max_seconds_and_zeroes_unseen_users():
     model.fit(log, n_items=40, n_users=45)
     assert model.stopped_early_ and len(model.history_) == 1
     assert np.all(model.user_factors_[40:] == 0)
-    assert np.array_equal(model.score(np.array([44]), None)[0], model.item_bias_)
+    assert np.array_equal(model.score(Context([44], [[]]))[0], model.item_bias_)
     with pytest.raises(ValueError, match="users must be in"):
-        model.score(np.array([45]), None)
+        model.score(Context([45], [[]]))
 
 
 @pytest.mark.parametrize(
@@ -139,14 +140,14 @@ def test_bprmf_respects_max_seconds_and_zeroes_unseen_users():
 def test_common_interface(model):
     log = make_log([[0, 1, 2, 3], [3, 2, 1], [4, 4, 0]], session_length=2)
     users, histories = np.array([0, 2]), [np.array([0, 1]), np.array([], dtype=np.int64)]
-    scores = model.fit(log, n_items=6).score(users, histories)
+    scores = model.fit(log, n_items=6).score(Context(users, histories))
     assert scores.shape == (2, 6) and scores.dtype == np.float64
-    assert np.array_equal(scores, model.score(users, histories))
+    assert np.array_equal(scores, model.score(Context(users, histories)))
     with pytest.raises(ValueError, match="histories"):
-        model.score(users, histories[:1])
+        Context(users, histories[:1])
     assert type(model).__name__ in repr(model)
 
 
 def test_scoring_before_fit_raises():
     with pytest.raises(RuntimeError, match="fit"):
-        Markov().score(np.array([0]), [[1]])
+        Markov().score(Context([0], [[1]]))

@@ -45,6 +45,7 @@ from ecomrec.graph import (
     undirected_edges,
     user_features,
 )
+from ecomrec.scoring import ScoringContext
 
 PATH = np.array([[0, 1], [1, 2]])  # 0 - 1 - 2
 
@@ -355,7 +356,9 @@ def test_lightgcn_learns_a_planted_structure_deterministically():
     def run():
         model = LightGCNRecommender(dim=8, n_layers=2, epochs=30, batch_size=64, lr=0.05, seed=0)
         model.progress = False
-        return model.fit(log, n_items=20, n_users=40).score(np.arange(40))
+        return model.fit(log, n_items=20, n_users=40).score(
+            ScoringContext(np.arange(40), [[]] * 40)
+        )
 
     scores = run()
     np.testing.assert_array_equal(scores, run())

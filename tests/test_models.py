@@ -33,6 +33,7 @@ from ecomrec.models.sequences import (
     training_windows,
 )
 from ecomrec.models.training import train_model
+from ecomrec.scoring import ScoringContext
 
 torch.set_num_threads(1)
 
@@ -224,7 +225,7 @@ def gru_training_run(seed, max_epochs=8, patience=10):
     )
 
     def validate(m):
-        scores = m.score(queries, np.zeros(5, dtype=bool))
+        scores = m.score(ScoringContext(queries.users, queries.items, queries.starts, [False] * 5))
         for row, history in enumerate(queries.items):  # seen items are excluded, as in evaluation
             scores[row, history] = -np.inf
         return {"hit@1": float(np.mean(scores.argmax(axis=1) == np.arange(2, 7)))}

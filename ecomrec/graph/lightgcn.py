@@ -25,7 +25,6 @@ the batch's users, positives and negatives (repeats included).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,7 @@ from ecomrec.baselines import Recommender
 from ecomrec.graph.adjacency import bipartite_normalized_adjacency, propagate
 from ecomrec.graph.build import user_item_edges
 from ecomrec.graph.layers import layer_combination
+from ecomrec.scoring import ScoringContext
 
 
 def lightgcn_layers(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int) -> list:
@@ -217,7 +217,7 @@ def train_lightgcn(
 
 
 class LightGCNRecommender(Recommender):
-    """LightGCN behind the course's :class:`ecomrec.baselines.Recommender` interface.
+    """LightGCN behind the course's scoring interface (:class:`ecomrec.baselines.Recommender`).
 
     ``fit`` builds the user-item graph from the training log, trains with
     :func:`train_lightgcn` and keeps ``model_``, ``adjacency_``, ``history_`` and the
@@ -270,10 +270,10 @@ class LightGCNRecommender(Recommender):
         )
         return self
 
-    def score(self, users: np.ndarray, histories: Sequence | None = None) -> np.ndarray:
-        """Scores for `users`; `histories` is accepted for the common interface and ignored."""
+    def score(self, context: ScoringContext) -> np.ndarray:
+        """Scores for the context's users; their histories and session flags are not read."""
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64).ravel()
-        if histories is not None:
-            self._check_inputs(users, histories)
+        users = context.users
+        if len(users) and (users.min() < 0 or users.max() >= self.n_users):
+            raise ValueError(f"users must be in 0..{self.n_users - 1} (the ids seen in fit)")
         return self.model_.scores(self.adjacency_, users)

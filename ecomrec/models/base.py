@@ -20,7 +20,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ecomrec.models.sequences import IGNORE_INDEX, SequenceBatch, UserSequences, query_batch
+from ecomrec.models.sequences import IGNORE_INDEX, SequenceBatch, query_batch
+from ecomrec.scoring import NextItemScorer, ScoringContext
 
 
 def item_feature_codes(items: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
@@ -135,8 +136,8 @@ def seen_mask(batch: SequenceBatch, n_items: int) -> torch.Tensor:
     return mask[..., :n_items]
 
 
-class NextItemModel(nn.Module):
-    """Base of the GRU and self-attention next-item models.
+class NextItemModel(nn.Module, NextItemScorer):
+    """Base of the GRU and self-attention next-item models (a :class:`NextItemScorer`).
 
     Input at position t: ``e(x_t) + s_in[x_t opened a session] + s_next[next item opens
     one]``. The next-start flag matters: a user who just arrived is served from their
@@ -208,18 +209,19 @@ class NextItemModel(nn.Module):
 
     @torch.no_grad()
     def score(
-        self,
-        sequences: UserSequences,
-        target_starts: np.ndarray,
-        batch_size: int = 512,
-        max_len: int | None = None,
+        self, context: ScoringContext, *, max_len: int | None = None, batch_size: int = 512
     ) -> np.ndarray:
-        """(n, n_items) next-item scores for each history of `sequences` (eval mode).
+        """(len(context), n_items) next-item scores after each history (in eval mode).
 
-        With ``mask_seen`` the model never learnt to score the items already in a
-        history (they were left out of its softmax), so exclude them when ranking, as
-        :func:`ecomrec.splits.seen_items` does.
+        Reads the histories with their session flags and the target's session flag;
+        `max_len` keeps only the last `max_len` items of each history (None: all, or the
+        model's own ``max_len`` if it has one). With ``mask_seen`` the model never learnt
+        to score the items already in a history (they were left out of its softmax), so
+        exclude them when ranking, as :func:`ecomrec.splits.seen_items` does.
         """
+        sequences, target_starts = context.sequences(self)
+        if max_len is None:
+            max_len = getattr(self, "max_len", None)
         was_training = self.training
         self.eval()
         table = self.item_encoder.table()[: self.n_items]

@@ -12,12 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ecomrec import schema as S
-from ecomrec.datasets.simulator import START, friend_lists
+from ecomrec.datasets.social import PurchaseLog, friend_lists, seconds_since_start
 from ecomrec.datasets.truth import ShopSimTruth
-
-
-def _seconds(ts: pd.Series) -> np.ndarray:
-    return ((ts - START) // pd.Timedelta(seconds=1)).to_numpy().astype(np.int64)
 
 
 def oracle_probabilities(
@@ -36,35 +32,23 @@ def oracle_probabilities(
     view_user = views[S.USER].to_numpy()
     view_item = views[S.ITEM].to_numpy()
     view_session = views[S.SESSION].to_numpy()
-    view_time = _seconds(views[S.TIMESTAMP])
+    view_time = seconds_since_start(views[S.TIMESTAMP])
     bounds = np.searchsorted(view_user, np.arange(truth.n_users + 1))
 
-    buys = events[events[S.EVENT_TYPE] == "purchase"].sort_values([S.USER, S.TIMESTAMP])
-    buy_user = buys[S.USER].to_numpy()
-    buy_item = buys[S.ITEM].to_numpy()
-    buy_time = _seconds(buys[S.TIMESTAMP])
-    buy_bounds = np.searchsorted(buy_user, np.arange(truth.n_users + 1))
-
+    purchases = PurchaseLog.from_events(events, truth.n_users)
     friends = friend_lists(friendships, truth.n_users)
     window = int(truth.params.friend_window_days * 86400)
     out = np.empty((len(targets), truth.n_items))
     t_users = targets[S.USER].to_numpy()
     t_sessions = targets[S.SESSION].to_numpy()
-    t_times = _seconds(targets[S.TIMESTAMP])
+    t_times = seconds_since_start(targets[S.TIMESTAMP])
     for row, (u, sid, t) in enumerate(zip(t_users, t_sessions, t_times, strict=True)):
         lo, hi = bounds[u], bounds[u + 1]
         before = lo + np.searchsorted(view_time[lo:hi], t, side="left")
         seen = view_item[lo:before]
         same_session = np.flatnonzero(view_session[lo:before] == sid)
         mission = int(seen[same_session[0]]) if len(same_session) else None
-        counts: dict[int, float] = {}
-        for f in friends[u]:
-            flo, fhi = buy_bounds[f], buy_bounds[f + 1]
-            times = buy_time[flo:fhi]
-            a = np.searchsorted(times, t - window, side="left")
-            b = np.searchsorted(times, t, side="left")
-            for it in buy_item[flo + a : flo + b]:
-                counts[int(it)] = counts.get(int(it), 0.0) + 1.0
+        counts = purchases.friends_bought(friends[u], int(t), window)
         out[row] = truth.next_item_distribution(
             int(u), seen, [int(i) for i in seen[-3:]], mission, counts
         )

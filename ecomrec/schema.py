@@ -5,6 +5,8 @@ column two ways (the `recommenders` library does the same with its
 constants module).
 """
 
+import pandas as pd
+
 # Identifiers: users and items are numbered 0..n-1 so they index arrays directly.
 USER = "user_id"
 ITEM = "item_id"
@@ -42,3 +44,7 @@ CLICKED_ITEM = "clicked_item_id"
 USER_A = "user_a"
 USER_B = "user_b"
 CREATED_AT = "created_at"
+
+# ShopSim's time origin: the first moment of the simulated period. Users signed up and
+# friendships formed before it; every event happens after it.
+SIMULATION_START = pd.Timestamp("2026-01-01")

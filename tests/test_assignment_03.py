@@ -33,7 +33,7 @@ import ecomrec.text
 from ecomrec import gan
 from ecomrec import schema as S
 from ecomrec.datasets import load_shopsim
-from ecomrec.datasets.simulator import describe_item
+from ecomrec.datasets.catalogue import describe_item
 from ecomrec.text import metrics as text_metrics
 from ecomrec.text import prepare_descriptions
 

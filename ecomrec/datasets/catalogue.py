@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
+from ecomrec import schema as S
+
 
 @dataclass(frozen=True)
 class Category:
@@ -276,3 +281,33 @@ SEGMENT_DEPARTMENTS: dict[str, dict[str, float]] = {
     "athlete": {"sports": 6.0, "electronics": 1.0, "fashion": 1.0},
     "young parent": {"kids": 6.0, "home": 2.0, "fashion": 0.5},
 }
+
+
+def describe_item(item: pd.Series, rng: np.random.Generator) -> tuple[str, str]:
+    """Title and grammar-generated description that state the item's attributes.
+
+    The simulator writes every item's text with it; the description lessons and
+    assignments call it again (with a fixed `rng`) to see what a correct description
+    of an item may say.
+    """
+    color = COLOR_SYNONYMS[item[S.COLOR]][rng.integers(2)]
+    tier = TIER_PHRASES[item[S.PRICE_TIER]][rng.integers(3)]
+    sub, brand, material = item[S.SUBCATEGORY], item[S.BRAND], item[S.MATERIAL]
+    title = f"{brand} {item[S.COLOR]} {sub}"
+    openers = (
+        f"{tier.capitalize()} {sub} from {brand}, made of {material} in {color}.",
+        f"This {color} {sub} by {brand} is {tier} pick in {material}.",
+        f"Meet the {brand} {sub}: {tier} {material} design in {color}.",
+    )
+    middles = (
+        f"A dependable choice in our {item[S.CATEGORY]} range.",
+        f"Part of the {item[S.CATEGORY]} collection.",
+        "Built for daily use.",
+        "Easy to care for and made to last.",
+        "",
+    )
+    closers = ("Ships in two days.", "Free returns within 30 days.", "")
+    parts = [openers[rng.integers(len(openers))]]
+    parts.append(middles[rng.integers(len(middles))])
+    parts.append(closers[rng.integers(len(closers))])
+    return title, " ".join(p for p in parts if p)

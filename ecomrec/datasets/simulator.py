@@ -42,11 +42,11 @@ from ecomrec.datasets.catalogue import (
     DEPARTMENTS,
     SEGMENT_DEPARTMENTS,
     SEGMENTS,
-    TIER_PHRASES,
+    describe_item,
 )
+from ecomrec.datasets.social import PurchaseLog, friend_lists
 from ecomrec.datasets.truth import ShopSimTruth, TruthParams
-
-START = pd.Timestamp("2026-01-01")
+from ecomrec.schema import SIMULATION_START as START
 
 
 @dataclass(frozen=True)
@@ -114,31 +114,6 @@ def _make_items(cfg: SimConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
         "popularity": popularity,
     }
     return items, latent
-
-
-def describe_item(item: pd.Series, rng: np.random.Generator) -> tuple[str, str]:
-    """Title and grammar-generated description that state the item's attributes."""
-    color = COLOR_SYNONYMS[item[S.COLOR]][rng.integers(2)]
-    tier = TIER_PHRASES[item[S.PRICE_TIER]][rng.integers(3)]
-    sub, brand, material = item[S.SUBCATEGORY], item[S.BRAND], item[S.MATERIAL]
-    title = f"{brand} {item[S.COLOR]} {sub}"
-    openers = (
-        f"{tier.capitalize()} {sub} from {brand}, made of {material} in {color}.",
-        f"This {color} {sub} by {brand} is {tier} pick in {material}.",
-        f"Meet the {brand} {sub}: {tier} {material} design in {color}.",
-    )
-    middles = (
-        f"A dependable choice in our {item[S.CATEGORY]} range.",
-        f"Part of the {item[S.CATEGORY]} collection.",
-        "Built for daily use.",
-        "Easy to care for and made to last.",
-        "",
-    )
-    closers = ("Ships in two days.", "Free returns within 30 days.", "")
-    parts = [openers[rng.integers(len(openers))]]
-    parts.append(middles[rng.integers(len(middles))])
-    parts.append(closers[rng.integers(len(closers))])
-    return title, " ".join(p for p in parts if p)
 
 
 # --------------------------------------------------------------------------- users
@@ -264,17 +239,12 @@ def _simulate_events(
     window = int(truth.params.friend_window_days * 86400)
     seen: list[list[int]] = [[] for _ in range(cfg.n_users)]
     session_first: dict[int, int] = {}
-    purchases: list[list[tuple[float, int]]] = [[] for _ in range(cfg.n_users)]
+    purchases = PurchaseLog(cfg.n_users)
     rows = []
     for t, user, sid, k in tqdm(steps, desc="ShopSim views", disable=not progress, unit="view"):
-        friend_counts: dict[int, float] = {}
-        for f in friends[user]:
-            for pt, it in reversed(purchases[f]):
-                if pt >= t:  # bought after this moment (its view came earlier)
-                    continue
-                if pt < t - window:
-                    break
-                friend_counts[it] = friend_counts.get(it, 0.0) + 1.0
+        # a friend's purchase counts once it has happened: one bought after a view that
+        # came earlier than this one is still in the future here
+        friend_counts = purchases.friends_bought(friends[user], t, window)
         probs = truth.next_item_distribution(
             user,
             np.array(seen[user], dtype=np.int64),
@@ -300,7 +270,7 @@ def _simulate_events(
                 if rng.random() < _sigmoid(-0.5 + 0.4 * fit - 1.5 * price_pain):
                     t_buy = t_cart + int(rng.integers(5, 31))
                     rows.append((user, item, sid, t_buy, "purchase", np.nan))
-                    purchases[user].append((t_buy, item))
+                    purchases.add(user, t_buy, item)
     events = pd.DataFrame(rows, columns=[S.USER, S.ITEM, S.SESSION, "t", S.EVENT_TYPE, "p_true"])
     events = events.sort_values([S.USER, "t"], kind="stable").reset_index(drop=True)
     secs = events["t"].to_numpy().astype(np.int64)
@@ -412,15 +382,3 @@ def simulate(cfg: SimConfig | None = None, progress: bool = False) -> SimResult:
         "friendships": friendships,
     }
     return SimResult(tables=tables, truth=truth, view_probability=view_probability)
-
-
-def friend_lists(friendships: pd.DataFrame, n_users: int) -> list[np.ndarray]:
-    """Each user's friends as a sorted int array (the graph is undirected)."""
-    a = friendships[S.USER_A].to_numpy()
-    b = friendships[S.USER_B].to_numpy()
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
-    order = np.lexsort((dst, src))
-    src, dst = src[order], dst[order]
-    bounds = np.searchsorted(src, np.arange(n_users + 1))
-    return [dst[bounds[u] : bounds[u + 1]] for u in range(n_users)]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ecomrec import schema as S
+from ecomrec.datasets.social import PurchaseLog, friend_lists, seconds_since_start
 from ecomrec.metrics import (
     ExcludeLists,
     catalogue_coverage,
@@ -41,6 +42,9 @@ def friend_purchase_counts(
 ) -> np.ndarray:
     """How often each item was bought by the target user's friends shortly before the target.
 
+    The rule is ShopSim's own (:meth:`ecomrec.datasets.social.PurchaseLog.friends_bought`),
+    the one the simulator and the oracle use.
+
     Args:
         events: the events table (only ``purchase`` rows are read).
         friendships: undirected edges (``user_a``, ``user_b``).
@@ -52,25 +56,19 @@ def friend_purchase_counts(
         float64 ``(len(targets), n_items)``; row r counts, per item, the purchases by
         friends of ``targets.iloc[r]``'s user strictly before its timestamp.
     """
-    purchases = events.loc[events[S.EVENT_TYPE] == "purchase", [S.USER, S.ITEM, S.TIMESTAMP]]
-    a, b = friendships[S.USER_A].to_numpy(), friendships[S.USER_B].to_numpy()
-    friends = pd.DataFrame({S.USER: np.r_[a, b], "friend": np.r_[b, a]}).drop_duplicates()
-    rows = pd.DataFrame(
-        {
-            "row": np.arange(len(targets)),
-            S.USER: targets[S.USER].to_numpy(),
-            "target_time": targets[S.TIMESTAMP].to_numpy(),
-        }
-    )
-    bought = rows.merge(friends, on=S.USER).merge(
-        purchases.rename(columns={S.USER: "friend"}), on="friend"
-    )
-    keep = bought[S.TIMESTAMP] < bought["target_time"]  # strictly before: no leakage
-    if window_days is not None:
-        keep &= bought[S.TIMESTAMP] >= bought["target_time"] - pd.Timedelta(days=window_days)
-    bought = bought[keep]
+    target_users = targets[S.USER].to_numpy(dtype=np.int64)
+    ids = [events[S.USER].to_numpy(), friendships[S.USER_A].to_numpy()]
+    ids += [friendships[S.USER_B].to_numpy(), target_users]
+    n_users = int(max((part.max() for part in ids if len(part)), default=-1)) + 1
+    friends = friend_lists(friendships, n_users)
+    purchases = PurchaseLog.from_events(events, n_users)
+    window = None if window_days is None else window_days * 86400.0
+    times = seconds_since_start(targets[S.TIMESTAMP])
     counts = np.zeros((len(targets), n_items))
-    np.add.at(counts, (bought["row"].to_numpy(), bought[S.ITEM].to_numpy(np.int64)), 1.0)
+    for row, (user, time) in enumerate(zip(target_users, times, strict=True)):
+        bought = purchases.friends_bought(friends[user], int(time), window)
+        if bought:
+            counts[row, list(bought)] = list(bought.values())
     return counts
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from ecomrec import schema as S
-from ecomrec.datasets.simulator import describe_item  # the grammar that wrote the descriptions
+from ecomrec.datasets.catalogue import describe_item  # the grammar that wrote the descriptions
 from ecomrec.text.attributes import ATTRIBUTES
 from ecomrec.text.tokenizer import Vocabulary, tokenize
 

@@ -1,14 +1,14 @@
-"""Message-passing layers written from their formulas, and the seed's edge-blind network.
+"""Message-passing layers written from their formulas, and the source article's edge-blind network.
 
 Every encoder here has the same call, ``encoder(x, adjacency) -> [h1, ..., hL]`` (the
 output of each layer), so the link-prediction code treats them alike:
 
 - :class:`GraphConv`: ``H' = M H W^T + b`` for a propagation matrix M. With M = A (the raw
-  adjacency) this is the seed's formula ``h_v' = sum_{u in N(v)} W h_u + b``; with
+  adjacency) this is the source article's formula ``h_v' = sum_{u in N(v)} W h_u + b``; with
   M = D^-1/2 (A + I) D^-1/2 it is the GCN layer of Kipf and Welling.
 - :class:`SAGEConv`: GraphSAGE with mean aggregation,
   ``h_v' = W_self h_v + W_nb mean_{N(v)} h_u + b``.
-- :class:`FeatureMLP`: the seed's "GNN", a stack of dense layers. It accepts an adjacency
+- :class:`FeatureMLP`: the source article's "GNN", a stack of dense layers. It accepts an adjacency
   for the common interface and never reads it: it is not a graph network.
 """
 
@@ -110,7 +110,7 @@ class GraphSAGE(_Encoder):
 
 
 class FeatureMLP(_Encoder):
-    """The seed's "GNN": dense layers on each node's own features. Ignores `adjacency`."""
+    """The source article's "GNN": dense layers on each node's own features. Ignores `adjacency`."""
 
     propagation = None
 
@@ -132,7 +132,9 @@ def layer_combined_logits(
     alphas: torch.Tensor | Sequence[float],
     a: float | torch.Tensor = 1.0,
 ) -> torch.Tensor:
-    """The seed's relationship score before the sigmoid: ``a * sum_l alpha_l h_u^(l) . h_v^(l)``.
+    """The source article's relationship score before the sigmoid.
+
+    The score is ``a * sum_l alpha_l h_u^(l) . h_v^(l)``.
 
     ``sigmoid`` of it is ``r_uv``. It equals the dot product of the concatenated,
     ``sqrt(alpha_l)``-scaled layer embeddings, so every layer's view of the pair counts.
@@ -203,8 +205,8 @@ class LinkPredictor(nn.Module):
     """An encoder plus a decoder that turns node pairs into edge logits.
 
     Decoders: ``"dot"`` scores ``h_u . h_v`` with the last layer; ``"layers"`` is the
-    seed's layer-combined score (:class:`LayerCombinedScore`); ``"common"`` adds the
-    shared-neighbour readout (:class:`CommonNeighbourScore`). The graph is a
+    source article's layer-combined score (:class:`LayerCombinedScore`); ``"common"`` adds
+    the shared-neighbour readout (:class:`CommonNeighbourScore`). The graph is a
     :class:`ecomrec.graph.MessageGraph`; each encoder reads the matrix it needs from it.
     """
 

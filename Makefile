@@ -13,6 +13,7 @@ SEED   ?= 2026
 help:
 	@echo "make book       build the course website into _build/html (strict: any warning fails)"
 	@echo "make test       run every test, including the strict book build"
+	@echo "make test-fast  run the unit tests only (no book build, notebooks, grading runs or browser)"
 	@echo "make lab        open JupyterLab on the course (with nbgrader's assignment list and formgrader)"
 	@echo "make release    regenerate exercises/ from solutions/ (course release)"
 	@echo "make check      check that every assignment grades correctly (course check)"
@@ -46,6 +47,13 @@ book: $(STAMP)
 
 test: $(STAMP) sandbox
 	$(BIN)/python -m pytest
+
+# The fast tier for authors: unit tests only, a few minutes of CPU. tests/conftest.py marks
+# the tests that need the book build, a browser or sandboxed grading runs.
+FAST_TESTS := not slow and not book and not browser and not grading
+.PHONY: test-fast
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "$(FAST_TESTS)"
 
 # JUPYTER_CONFIG_PATH makes nbgrader (Validate, assignment list, formgrader) use
 # autograder/nbgrader_config.py.

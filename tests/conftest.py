@@ -1,6 +1,11 @@
 """Shared fixtures. The strict book build runs once per test session: it executes every
 lesson (through Jupyter Book's execution cache) and the lessons record their headline
-numbers, which the lesson tests then read instead of running the notebooks again."""
+numbers, which the lesson tests then read instead of running the notebooks again.
+
+Tests are sorted into tiers by what they need: a test that uses the book build is marked
+``book``, one that drives the site in a browser ``browser``, one that grades submissions in
+the sandbox ``grading``; ``slow`` is marked by hand. `make test-fast` runs the rest, the unit
+tests: ``pytest -m "not slow and not book and not browser and not grading"``."""
 
 from __future__ import annotations
 
@@ -13,6 +18,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_LOG = ROOT / "_build" / "test-book-build.log"
+
+
+# fixture -> the marker every test that uses it gets (directly or through another fixture)
+TIER_OF_FIXTURE = {"built_book": "book", "site": "browser", "corpus": "grading"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in TIER_OF_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,30 +1,28 @@
-"""Assignment 02 (nbgrader source notebook): structure, solutions, and tests that can fail.
+"""Assignment 02 (nbgrader source notebook): solutions against the library, the trained cell.
 
 The solution functions are taken out of the source notebook and checked against the course
-library (`ecomrec.models`) and PyTorch. The notebook's own test cells (hidden tests included)
-must pass on the solution, fail on an untouched release, and fail on typical wrong answers
-(sigmoid instead of tanh, an overflowing sigmoid, the oldest items kept, a model that reads
-the future, ...). Training the model (about 40 s) is left to `course check`; here the
+library (`ecomrec.models`) and PyTorch. The structure every assignment shares (points, cell
+roles, solution passes, stub fails, wrong answers such as sigmoid instead of tanh, an
+overflowing sigmoid, the oldest items kept, a model that reads the future) is
+tests/test_assignment_structure.py's, with this assignment's facts in
+tests/assignments/a02.py. Training the model (about 40 s) is left to `course check`; here the
 "beats Markov" cell is checked with stand-in models: a co-occurrence scorer wrapped in the
 student's class must pass it, an untrained model, a slow run or a library model must not.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+from assignments.a02 import ASSIGNMENT, TRAINED_TEST, TRAINING_CELL
+from assignments.spec import base_namespace
 from nbsource import cell as _cell
 from nbsource import is_solution_code as _is_solution_code
-from nbsource import is_test_cell as _is_test_cell
 from nbsource import nbgrader as _nbgrader
-from nbsource import read
 from torch import nn
 
 from ecomrec.baselines import ItemCooccurrence, Markov
@@ -33,25 +31,9 @@ from ecomrec.models.gru import formula_weights, rnn_cell_step
 from ecomrec.models.sequences import next_item_batch, pad_right
 from ecomrec.scoring import ScoringContext
 
-ROOT = Path(__file__).resolve().parents[1]
-SLUG = "02-interest-modeling"
-SOURCE = ROOT / "solutions" / SLUG / f"{SLUG}.ipynb"
-TRAINING_CELL = "train_sequence_model"  # the one answer cell that trains (left to course check)
-TRAINED_TEST = "test_beats_markov"
-
-# grade_id -> points, as in the syllabus: 3 + 2 + 2 + (1 + 2) autograded, 2 by hand
-EXPECTED_POINTS = {
-    "test_rnn_cell": 3,
-    "test_interest_scores": 2,
-    "test_pad_batch": 2,
-    "test_sequence_model": 1,
-    "test_beats_markov": 2,
-    "written_answer": 2,
-}
-
 
 def _read():
-    return read(SOURCE)
+    return ASSIGNMENT.read()
 
 
 def run_test_cell(source: str, base: dict, name: str = "test") -> None:
@@ -74,54 +56,10 @@ def ns() -> dict:
 @pytest.fixture(scope="module")
 def base() -> dict:
     """Every code cell of the source except the test cells and the training call."""
-    namespace: dict = {}
-    for cell in _read().cells:
-        grade_id = _nbgrader(cell).get("grade_id")
-        if cell.cell_type == "code" and not _is_test_cell(cell) and grade_id != TRAINING_CELL:
-            exec(compile(cell.source, grade_id, "exec"), namespace)
-    return namespace
+    return base_namespace(ASSIGNMENT)
 
 
-# ------------------------------------------------------------------ structure and metadata
-
-
-def test_points_match_the_syllabus():
-    nb = _read()
-    graded = {_nbgrader(c)["grade_id"]: _nbgrader(c) for c in nb.cells if _nbgrader(c).get("grade")}
-    assert {gid: meta["points"] for gid, meta in graded.items()} == EXPECTED_POINTS
-    auto = sum(m["points"] for m in graded.values() if not m["solution"])
-    manual = sum(m["points"] for m in graded.values() if m["solution"])
-    assert (auto, manual) == (10, 2)
-    assert "Total: 12 points, 10 graded by tests and 2 by an instructor" in nb.cells[0].source
-
-
-def test_cell_roles_are_consistent():
-    nb = _read()
-    for cell in nb.cells:
-        meta = _nbgrader(cell)
-        gid = meta["grade_id"]
-        if _is_solution_code(cell):
-            assert not meta["grade"] and not meta["locked"], gid
-            assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION")
-            assert "### BEGIN SOLUTION" in cell.source, gid
-        elif _is_test_cell(cell):
-            assert meta["locked"] and not meta["solution"], gid
-            source = cell.source
-            assert source.count("### BEGIN HIDDEN TESTS") == 1, gid
-            assert source.count("### END HIDDEN TESTS") == 1, gid
-            visible = source.split("### BEGIN HIDDEN TESTS")[0]
-            assert "assert " in visible, f"{gid}: students need visible tests too"
-            # nbgrader gives partial credit from a cell's final value: a test cell must not
-            # end with a bare expression other than a print
-            last = ast.parse(source).body[-1]
-            is_print = isinstance(last, ast.Expr) and getattr(last.value, "func", None) is not None
-            assert not isinstance(last, ast.Expr) or (
-                is_print and getattr(last.value.func, "id", "") == "print"
-            ), gid
-        elif cell.cell_type == "markdown" and meta["solution"]:
-            assert meta["grade"] and not meta["locked"], gid
-        else:
-            assert meta["locked"] and not meta["grade"] and not meta["solution"], gid
+# ------------------------------------------------------------------ metadata
 
 
 def test_training_is_seeded_bounded_and_single_threaded():
@@ -212,211 +150,6 @@ def test_solution_model_is_causal_and_learns(ns, base):
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.5 * first
-
-
-# ------------------------------------------------------------------ the notebook's own tests
-
-
-def _fits_cells():
-    """The test cells that need no trained model (all but the "beats Markov" one)."""
-    cells = _read().cells
-    return [c for c in cells if _is_test_cell(c) and _nbgrader(c)["grade_id"] != TRAINED_TEST]
-
-
-def test_solution_passes_every_test_cell(base):
-    """Hidden tests included; each cell alone, so no test relies on another test's names."""
-    for cell in _fits_cells():
-        run_test_cell(cell.source, base, _nbgrader(cell)["grade_id"])
-
-
-def test_visible_tests_pass_on_their_own(base):
-    release = copy.deepcopy(_read())
-    release, _ = ClearHiddenTests().preprocess(release, {})
-    for cell in release.cells:
-        if _is_test_cell(cell) and _nbgrader(cell)["grade_id"] != TRAINED_TEST:
-            assert "HIDDEN" not in cell.source
-            run_test_cell(cell.source, base, _nbgrader(cell)["grade_id"])
-
-
-def test_untouched_release_fails_every_test_cell(base):
-    release = copy.deepcopy(_read())
-    release, _ = ClearSolutions().preprocess(release, {})
-    stubs = dict(base)
-    for cell in release.cells:
-        if _is_solution_code(cell):
-            assert "raise NotImplementedError()" in cell.source
-            if _nbgrader(cell)["grade_id"] == TRAINING_CELL:
-                with pytest.raises(NotImplementedError):
-                    exec(compile(cell.source, "stub", "exec"), stubs)
-            else:
-                exec(compile(cell.source, "stub", "exec"), stubs)
-    for cell in _read().cells:
-        if _is_test_cell(cell):
-            # the training test finds no trained model: an assertion; the others the stubs
-            expected = (
-                AssertionError
-                if _nbgrader(cell)["grade_id"] == TRAINED_TEST
-                else (NotImplementedError)
-            )
-            with pytest.raises(expected):
-                run_test_cell(cell.source, stubs)
-
-
-# which student names each test cell uses: a mistake in one answer costs the points of the
-# cells that use it and no others (the trained-model test reads `model`, which the training
-# call sets, through globals() so that the release, where the call is a stub, still lints)
-CALLS = {
-    "test_rnn_cell": {"rnn_cell"},
-    "test_interest_scores": {"interest_scores"},
-    "test_pad_batch": {"pad_batch"},
-    "test_sequence_model": {"SequenceRecommender"},
-    "test_beats_markov": {"SequenceRecommender"},
-}
-
-
-def test_each_test_cell_uses_only_its_own_answers():
-    nb = _read()
-    student_names = set()
-    for cell in nb.cells:
-        if _is_solution_code(cell):
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                    student_names.add(node.name)
-                elif isinstance(node, ast.Assign):
-                    for target in node.targets:
-                        student_names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    assert student_names == set().union(*CALLS.values()) | {"model", "run"}
-    for cell in nb.cells:
-        if _is_test_cell(cell):
-            names = {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)}
-            assert names & student_names == CALLS[_nbgrader(cell)["grade_id"]]
-
-
-BIDIRECTIONAL = "self.gru = nn.GRU(dim, dim // 2, batch_first=True, bidirectional=True)"
-NAIVE_SIGMOID = """
-def interest_scores(user_states, item_embeddings):
-    return 1 / (1 + np.exp(-(np.asarray(user_states) @ np.asarray(item_embeddings).T)))
-"""
-TWO_BRANCH_SIGMOID = """
-def interest_scores(user_states, item_embeddings):
-    z = np.asarray(user_states) @ np.asarray(item_embeddings).T
-    return np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))
-"""
-CATEGORY_ONLY = (
-    "for number, codes in enumerate(features.values()):",
-    "for number, codes in enumerate([features[S.CATEGORY]]):",
-)
-
-# (answer cell, text replaced, replacement, test cell that must fail, caught by hidden tests only)
-WRONG_ANSWERS = {
-    "rnn sigmoid (the article's sigma)": (
-        "rnn_cell",
-        "np.tanh(stacked @ W_h.T + b_h)",
-        "1 / (1 + np.exp(-(stacked @ W_h.T + b_h)))",
-        "test_rnn_cell",
-        False,
-    ),
-    "rnn [x; h] instead of [h; x]": (
-        "rnn_cell",
-        "[h_prev, x]",
-        "[x, h_prev]",
-        "test_rnn_cell",
-        False,
-    ),
-    "rnn without bias": ("rnn_cell", "@ W_h.T + b_h", "@ W_h.T", "test_rnn_cell", False),
-    "interest overflows": ("interest_scores", None, NAIVE_SIGMOID, "test_interest_scores", True),
-    "interest np.where computes both branches": (
-        "interest_scores",
-        None,
-        TWO_BRANCH_SIGMOID,
-        "test_interest_scores",
-        True,
-    ),
-    "interest items by users": (
-        "interest_scores",
-        "return np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small))",
-        "return np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small)).T",
-        "test_interest_scores",
-        False,
-    ),
-    "interest without sigmoid": (
-        "interest_scores",
-        "return np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small))",
-        "return z",
-        "test_interest_scores",
-        False,
-    ),
-    "pad keeps the oldest items": (
-        "pad_batch",
-        "[-max_len:]",
-        "[:max_len]",
-        "test_pad_batch",
-        False,
-    ),
-    "pad without the shift": ("pad_batch", "= items + 1", "= items", "test_pad_batch", False),
-    "pad always max_len wide": (
-        "pad_batch",
-        "width = max((len(s) for s in kept), default=0)",
-        "width = max_len",
-        "test_pad_batch",
-        True,
-    ),
-    "pad integer mask": ("pad_batch", "dtype=bool)", "dtype=np.int64)", "test_pad_batch", True),
-    "pad left reverses the items": (
-        "pad_batch",
-        "ids[row, begin : begin + len(items)] = items + 1",
-        "ids[row, begin : begin + len(items)] = "
-        "(items + 1) if side == 'right' else (items[::-1] + 1)",
-        "test_pad_batch",
-        False,
-    ),
-    "pad accepts any side": (
-        "pad_batch",
-        "raise ValueError",
-        "pass  # ValueError",
-        "test_pad_batch",
-        True,
-    ),
-    "model reads the future": (
-        "sequence_model",
-        "self.gru = nn.GRU(dim, dim, batch_first=True)",
-        BIDIRECTIONAL,
-        "test_sequence_model",
-        True,
-    ),
-    "model reads the targets": (
-        "sequence_model",
-        "+ self.next_start_flag(batch.next_starts.long())",
-        "+ self.next_start_flag(batch.next_starts.long()) + table[batch.targets.clamp(min=0)]",
-        "test_sequence_model",
-        True,
-    ),
-    "model uses the category only": (
-        "sequence_model",
-        *CATEGORY_ONLY,
-        "test_sequence_model",
-        True,
-    ),
-}
-
-
-@pytest.mark.parametrize("wrong", sorted(WRONG_ANSWERS))
-def test_wrong_answers_lose_their_points(base, wrong):
-    solution_id, old, new, test_id, hidden_only = WRONG_ANSWERS[wrong]
-    nb = _read()
-    source = _cell(nb, solution_id).source
-    if old is None:
-        mutated = new
-    else:
-        assert old in source, f"{wrong}: the solution no longer contains {old!r}"
-        mutated = source.replace(old, new)
-    namespace = dict(base)
-    exec(compile(mutated, solution_id, "exec"), namespace)
-    test_source = _cell(nb, test_id).source
-    with pytest.raises(AssertionError):
-        run_test_cell(test_source, namespace, test_id)
-    if hidden_only:  # the visible sample passes: only the hidden tests catch this one
-        run_test_cell(test_source.split("### BEGIN HIDDEN TESTS")[0], namespace, test_id)
 
 
 # ------------------------------------------------------------------ the trained-model test

@@ -1,10 +1,11 @@
-"""Assignment 03 (nbgrader source notebook): structure, solutions, and tests that can fail.
+"""Assignment 03 (nbgrader source notebook): solutions against the library, the trained cell.
 
 The solution functions are taken out of the source notebook and checked against the course
-library (`ecomrec.gan`, `ecomrec.text`) and `sacrebleu`. The notebook's own test cells (hidden
-tests included) must pass on the solution, fail on an untouched release, and fail on typical
-wrong answers (the article's sign error, sums for means, probabilities for logits, unclipped or
-sentence-averaged BLEU, ...). The trained-generator test cell is exercised with stand-in models
+library (`ecomrec.gan`, `ecomrec.text`) and `sacrebleu`. The structure every assignment
+shares (points, cell roles, solution passes, stub fails, wrong answers such as the article's
+sign error, sums for means, probabilities for logits, unclipped or sentence-averaged BLEU) is
+tests/test_assignment_structure.py's, with this assignment's facts in
+tests/assignments/a03.py. The trained-generator test cell is exercised with stand-in models
 that need no training (a lookup table that writes stored descriptions): it must accept a good
 one and reject a weak one, a hand-written template, a library model and an over-long training.
 Training the real solution is `course check`'s job; this file runs in seconds.
@@ -12,21 +13,18 @@ Training the real solution is `course check`'s job; this file runs in seconds.
 
 from __future__ import annotations
 
-import ast
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sacrebleu
 import torch
-from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+from assignments.a03 import ASSIGNMENT, TRAINED
+from assignments.spec import base_namespace
+from nbgrader.preprocessors import ClearSolutions
 from nbsource import cell as _cell
-from nbsource import is_solution_code as _is_solution_code
-from nbsource import is_test_cell as _is_test_cell
-from nbsource import nbgrader as _nbgrader
-from nbsource import read, run_cell
+from nbsource import run_cell
 
 import ecomrec.datasets
 import ecomrec.text
@@ -37,79 +35,20 @@ from ecomrec.datasets.catalogue import describe_item
 from ecomrec.text import metrics as text_metrics
 from ecomrec.text import prepare_descriptions
 
-ROOT = Path(__file__).resolve().parents[1]
-SLUG = "03-description-generation"
-SOURCE = ROOT / "solutions" / SLUG / f"{SLUG}.ipynb"
-
-# grade_id -> points, as in the syllabus: (1 + 1 + 1) + (1 + 2) + 4 autograded, 2 by hand
-EXPECTED_POINTS = {
-    "test_discriminator_loss": 1,
-    "test_minimax_generator_loss": 1,
-    "test_non_saturating_generator_loss": 1,
-    "test_distinct_n": 1,
-    "test_corpus_bleu": 2,
-    "test_trained_generator": 4,
-    "written_answer": 2,
-}
-TRAINED = "test_trained_generator"  # needs a trained model: run here with stand-in models
-# cells that load data or train: left out of the fast namespace
-SLOW_CELLS = {"load_data", "description_generator", "train_generator_run", "collapse_table"}
-
 torch.set_num_threads(1)
 
 
 def _read():
-    return read(SOURCE)
+    return ASSIGNMENT.read()
 
 
 @pytest.fixture(scope="module")
 def base() -> dict:
     """Imports and the solutions of parts 1 and 2: no data, no training."""
-    namespace: dict = {}
-    for cell in _read().cells:
-        gid = _nbgrader(cell).get("grade_id")
-        if cell.cell_type == "code" and not _is_test_cell(cell) and gid not in SLOW_CELLS:
-            exec(compile(cell.source, gid, "exec"), namespace)
-    return namespace
+    return base_namespace(ASSIGNMENT)
 
 
-# ------------------------------------------------------------------ structure and metadata
-
-
-def test_points_match_the_syllabus():
-    nb = _read()
-    graded = {_nbgrader(c)["grade_id"]: _nbgrader(c) for c in nb.cells if _nbgrader(c).get("grade")}
-    assert {gid: meta["points"] for gid, meta in graded.items()} == EXPECTED_POINTS
-    auto = sum(m["points"] for m in graded.values() if not m["solution"])
-    manual = sum(m["points"] for m in graded.values() if m["solution"])
-    assert (auto, manual) == (10, 2)
-    intro = _cell(nb, "intro").source
-    assert "Total: 12 points, 10 graded by tests and 2 by an instructor" in intro
-
-
-def test_cell_roles_are_consistent():
-    for cell in _read().cells:
-        meta = _nbgrader(cell)
-        gid = meta["grade_id"]
-        if _is_solution_code(cell):
-            assert not meta["grade"] and not meta["locked"], gid
-            assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION")
-            assert "### BEGIN SOLUTION" in cell.source, gid
-        elif _is_test_cell(cell):
-            assert meta["locked"] and not meta["solution"], gid
-            source = cell.source
-            assert source.count("### BEGIN HIDDEN TESTS") == 1, gid
-            assert source.count("### END HIDDEN TESTS") == 1, gid
-            assert "assert " in source.split("### BEGIN HIDDEN TESTS")[0], gid
-            # nbgrader gives partial credit from a cell's final value: end with a print
-            last = ast.parse(source).body[-1]
-            assert isinstance(last, ast.Expr) and last.value.func.id == "print", gid
-            # anything on stderr scores a test cell 0: no progress bars or training in one
-            assert "tqdm" not in source and "train_generator(" not in source, gid
-        elif cell.cell_type == "markdown" and meta["solution"]:
-            assert meta["grade"] and not meta["locked"], gid
-        else:
-            assert meta["locked"] and not meta["grade"] and not meta["solution"], gid
+# ------------------------------------------------------------------ metadata
 
 
 def test_hidden_threshold_is_stricter_than_the_visible_one():
@@ -181,277 +120,6 @@ def test_corpus_bleu_agrees_with_ecomrec_text_and_sacrebleu(base, seed):
         assert ours == pytest.approx(library, abs=1e-12)
         assert ours == pytest.approx(bleu.corpus_score(hyps, streams).score / 100, abs=1e-12)
         assert 0 < ours <= 1
-
-
-# ------------------------------------------------------------------ the fast test cells
-
-
-def _fast_test_cells():
-    return [c for c in _read().cells if _is_test_cell(c) and _nbgrader(c)["grade_id"] != TRAINED]
-
-
-def test_solution_passes_every_fast_test_cell(base):
-    """Hidden tests included; each cell alone, so no test relies on another test's names."""
-    for cell in _fast_test_cells():
-        run_cell(cell.source, base, _nbgrader(cell)["grade_id"])
-
-
-def test_visible_tests_pass_on_their_own(base):
-    release, _ = ClearHiddenTests().preprocess(_read(), {})
-    for cell in release.cells:
-        if _is_test_cell(cell) and _nbgrader(cell)["grade_id"] != TRAINED:
-            assert "HIDDEN" not in cell.source
-            run_cell(cell.source, base, _nbgrader(cell)["grade_id"])
-
-
-def test_untouched_release_fails_every_fast_test_cell(base):
-    release, _ = ClearSolutions().preprocess(_read(), {})
-    stubs = dict(base)
-    for cell in release.cells:
-        gid = _nbgrader(cell).get("grade_id")
-        if _is_solution_code(cell) and gid not in SLOW_CELLS:
-            assert "raise NotImplementedError()" in cell.source
-            exec(compile(cell.source, "stub", "exec"), stubs)
-    for cell in _fast_test_cells():
-        with pytest.raises(NotImplementedError):
-            run_cell(cell.source, stubs)
-
-
-# which student functions each test cell calls: a mistake costs that cell's points only
-CALLS = {
-    "test_discriminator_loss": {"discriminator_loss"},
-    "test_minimax_generator_loss": {"minimax_generator_loss"},
-    "test_non_saturating_generator_loss": {"non_saturating_generator_loss"},
-    "test_distinct_n": {"distinct_n"},
-    "test_corpus_bleu": {"corpus_bleu"},
-    TRAINED: {"DescriptionGenerator", "train_generator"},
-}
-
-
-def test_each_test_cell_calls_only_its_own_functions():
-    nb = _read()
-    student_names = {
-        node.name
-        for cell in nb.cells
-        if _is_solution_code(cell)
-        for node in ast.parse(cell.source).body
-        if isinstance(node, ast.FunctionDef | ast.ClassDef)
-    }
-    assert student_names == set().union(*CALLS.values())
-    for cell in nb.cells:
-        if _is_test_cell(cell):
-            names = {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)}
-            assert names & student_names == CALLS[_nbgrader(cell)["grade_id"]]
-
-
-# (solution cell, text replaced, replacement, test cell that must fail, caught by hidden tests only)
-WRONG_ANSWERS = {
-    "discriminator: the article's sign error": (
-        "discriminator_loss",
-        "return -log_d_real.mean() - log_not_d_fake.mean()",
-        "return -0.5 * (log_d_real - log_not_d_fake).mean()",
-        "test_discriminator_loss",
-        False,
-    ),
-    "discriminator: sums instead of means": (
-        "discriminator_loss",
-        "return -log_d_real.mean() - log_not_d_fake.mean()",
-        "return -log_d_real.sum() - log_not_d_fake.sum()",
-        "test_discriminator_loss",
-        False,
-    ),
-    "discriminator: one mean over both batches": (
-        "discriminator_loss",
-        "return -log_d_real.mean() - log_not_d_fake.mean()",
-        "return -torch.cat([log_d_real, log_not_d_fake]).mean()",
-        "test_discriminator_loss",
-        False,
-    ),
-    "discriminator: log of probabilities": (
-        "discriminator_loss",
-        "F.logsigmoid(real_logits)",
-        "torch.log(torch.sigmoid(real_logits))",
-        "test_discriminator_loss",
-        True,
-    ),
-    "discriminator: epsilon inside the log": (
-        "discriminator_loss",
-        "F.logsigmoid(-fake_logits)",
-        "torch.log(1 - torch.sigmoid(fake_logits) + 1e-7)",
-        "test_discriminator_loss",
-        True,
-    ),
-    "discriminator: a tensor cut off from the graph": (
-        "discriminator_loss",
-        "return -log_d_real.mean() - log_not_d_fake.mean()",
-        "return torch.tensor(float((-log_d_real.mean() - log_not_d_fake.mean()).detach()))",
-        "test_discriminator_loss",
-        True,
-    ),
-    "discriminator: a Python float": (
-        "discriminator_loss",
-        "return -log_d_real.mean() - log_not_d_fake.mean()",
-        "return (-log_d_real.mean() - log_not_d_fake.mean()).item()",
-        "test_discriminator_loss",
-        False,
-    ),
-    "minimax: wrong sign": (
-        "minimax_generator_loss",
-        "return F.logsigmoid(-fake_logits).mean()",
-        "return -F.logsigmoid(-fake_logits).mean()",
-        "test_minimax_generator_loss",
-        False,
-    ),
-    "minimax: the non-saturating loss instead": (
-        "minimax_generator_loss",
-        "return F.logsigmoid(-fake_logits).mean()",
-        "return -F.logsigmoid(fake_logits).mean()",
-        "test_minimax_generator_loss",
-        False,
-    ),
-    "minimax: log of probabilities": (
-        "minimax_generator_loss",
-        "return F.logsigmoid(-fake_logits).mean()",
-        "return torch.log(1 - torch.sigmoid(fake_logits)).mean()",
-        "test_minimax_generator_loss",
-        True,
-    ),
-    "non-saturating: wrong sign": (
-        "non_saturating_generator_loss",
-        "return -F.logsigmoid(fake_logits).mean()",
-        "return F.logsigmoid(fake_logits).mean()",
-        "test_non_saturating_generator_loss",
-        False,
-    ),
-    "non-saturating: sum": (
-        "non_saturating_generator_loss",
-        "return -F.logsigmoid(fake_logits).mean()",
-        "return -F.logsigmoid(fake_logits).sum()",
-        "test_non_saturating_generator_loss",
-        False,
-    ),
-    "non-saturating: log of probabilities": (
-        "non_saturating_generator_loss",
-        "return -F.logsigmoid(fake_logits).mean()",
-        "return -torch.log(torch.sigmoid(fake_logits)).mean()",
-        "test_non_saturating_generator_loss",
-        True,
-    ),
-    "distinct: n-grams across sentences": (
-        "distinct_n",
-        "for sentence in sentences:",
-        "for sentence in [' '.join(sentences)]:",
-        "test_distinct_n",
-        False,
-    ),
-    "distinct: divided by tokens": (
-        "distinct_n",
-        "total += len(grams)",
-        "total += len(tokens)",
-        "test_distinct_n",
-        False,
-    ),
-    "distinct: mean of per-sentence values": (
-        "distinct_n",
-        None,
-        "def distinct_n(sentences, n):\n"
-        "    values = []\n"
-        "    for s in sentences:\n"
-        "        t = s.split()\n"
-        "        g = [tuple(t[i : i + n]) for i in range(len(t) - n + 1)]\n"
-        "        if g:\n"
-        "            values.append(len(set(g)) / len(g))\n"
-        "    return sum(values) / len(values) if values else 0.0\n",
-        "test_distinct_n",
-        False,
-    ),
-    "bleu: no clipping": (
-        "corpus_bleu",
-        "min(k, best[g])",
-        "(k if best[g] else 0)",
-        "test_corpus_bleu",
-        False,
-    ),
-    "bleu: clipped by the sum over references": (
-        "corpus_bleu",
-        "best |= counts(r, n)",
-        "best += counts(r, n)",
-        "test_corpus_bleu",
-        True,
-    ),
-    "bleu: first reference only": (
-        "corpus_bleu",
-        "ref_tokens = [ref.split() for ref in refs]",
-        "ref_tokens = [refs[0].split()]",
-        "test_corpus_bleu",
-        False,
-    ),
-    "bleu: ties go to the longer reference": (
-        "corpus_bleu",
-        "(abs(n - len(hyp)), n)",
-        "(abs(n - len(hyp)), -n)",
-        "test_corpus_bleu",
-        True,
-    ),
-    "bleu: the shortest reference": (
-        "corpus_bleu",
-        "key=lambda n: (abs(n - len(hyp)), n)",
-        "key=lambda n: n",
-        "test_corpus_bleu",
-        True,
-    ),
-    "bleu: arithmetic mean of precisions": (
-        "corpus_bleu",
-        "return brevity * math.exp(log_precision)",
-        "return brevity * sum(m / t for m, t in zip(matches, totals)) / max_n",
-        "test_corpus_bleu",
-        False,
-    ),
-    "bleu: add-one smoothing": (
-        "corpus_bleu",
-        "if hyp_length == 0 or min(matches) == 0:",
-        "matches = [m + (i > 0) for i, m in enumerate(matches)]\n"
-        "    totals = [t + (i > 0) for i, t in enumerate(totals)]\n"
-        "    if hyp_length == 0 or min(matches) == 0:",
-        "test_corpus_bleu",
-        False,
-    ),
-    "bleu: lengths of the last sentence only": (
-        "corpus_bleu",
-        "ref_length += min(",
-        "hyp_length, ref_length = len(hyp), 0\n        ref_length += min(",
-        "test_corpus_bleu",
-        True,
-    ),
-    "bleu: mean of sentence scores": (
-        "corpus_bleu",
-        "    ### END SOLUTION",
-        "    ### END SOLUTION\n\n\n_corpus = corpus_bleu\n\n\n"
-        "def corpus_bleu(hypotheses, references, max_n=4):\n"
-        "    scores = [_corpus([h], [r], max_n) for h, r in zip(hypotheses, references)]\n"
-        "    return sum(scores) / len(scores)\n",
-        "test_corpus_bleu",
-        False,
-    ),
-}
-
-
-@pytest.mark.parametrize("wrong", sorted(WRONG_ANSWERS))
-def test_wrong_answers_lose_their_points(base, wrong):
-    solution_id, old, new, test_id, hidden_only = WRONG_ANSWERS[wrong]
-    nb = _read()
-    source = _cell(nb, solution_id).source
-    if old is None:
-        mutated = new
-    else:
-        assert old in source, f"{wrong}: the solution no longer contains {old!r}"
-        mutated = source.replace(old, new)
-    namespace = run_cell(mutated, base, solution_id)
-    test_source = _cell(nb, test_id).source
-    with pytest.raises((AssertionError, ArithmeticError, RuntimeError)):
-        run_cell(test_source, namespace, test_id)
-    if hidden_only:  # the visible sample passes: only the hidden tests catch this one
-        run_cell(test_source.split("### BEGIN HIDDEN TESTS")[0], namespace, test_id)
 
 
 # ------------------------------------------------------------------ the trained-generator cell

@@ -15,8 +15,8 @@ and formgrader lists it.
 The student lab: `make lab` copied the release into my-work/, which the file browser shows
 instead of exercises/ and solutions/; no Formgrader, Course List or Create Assignment, in
 the menu, the sidebars or the server; the panel lists the released assignment as downloaded
-to my-work/; the notebook's Validate button reports the failing tests there, and exercises/
-is left as it was.
+to my-work/; the notebook's Validate button reports the failing tests there, exercises/ is left
+as it was, and the panel's Submit hands in the copy in my-work/.
 """
 
 from __future__ import annotations
@@ -82,9 +82,10 @@ def course(tmp_path_factory):
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, folder / rel)
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_SETTINGS}
-    env.update(HOME=str(base / "home"), PYTHONPATH=str(folder))
+    exchange = base / "exchange"  # not there yet: the course's configuration creates it
+    env.update(HOME=str(base / "home"), PYTHONPATH=str(folder), ECOMREC_EXCHANGE=str(exchange))
     (base / "home").mkdir()
-    return {"base": base, "folder": folder, "env": env}
+    return {"base": base, "folder": folder, "env": env, "exchange": exchange}
 
 
 class Lab:
@@ -264,7 +265,8 @@ def _modal_text(page) -> str:
 def instructor(course, browser):
     """The instructor's session, step by step; what each step showed is kept for the tests."""
     lab = Lab("lab-instructor", course)
-    seen: dict = {}
+    exchange = course["exchange"]
+    seen: dict = {"exchange_mode": exchange.stat().st_mode & 0o777 if exchange.is_dir() else None}
     try:
         with _tab(browser, lab, seen) as page:
             _open_lab(page, lab)
@@ -304,6 +306,10 @@ def instructor(course, browser):
     finally:
         lab.stop()
     return seen
+
+
+def test_the_configuration_creates_the_exchange(instructor):
+    assert instructor["exchange_mode"] == 0o777, "no world-writable exchange folder"
 
 
 def test_fresh_clone_assignments_panel_shows_no_error(instructor):
@@ -369,11 +375,19 @@ def student(course, browser, instructor):
             seen["notebook_create_assignment"] = page.locator("text=Create Assignment").count()
             page.click(".jp-NotebookPanel-toolbar .validate-button")
             seen["validation"] = _validation(page)
+
+            _open_lab(page, lab)
+            _open_assignments(page)
+            page.click("#fetched_assignments_list button:text-is('Submit')")
+            page.wait_for_selector(f"#submitted_assignments_list >> text={SLUG}")
         seen["formgrader_status"] = lab.status("/formgrader")
         seen["course_list_status"] = lab.status("/formgraders")
     finally:
         lab.stop()
-    seen["work_release"] = (folder / WORK_FOLDER / SLUG / NOTEBOOK).is_file()
+    work = folder / WORK_FOLDER / SLUG / NOTEBOOK
+    seen["work_release"] = work.is_file()
+    inbound = sorted((course["exchange"] / "ecomrec" / "inbound").glob(f"*+{SLUG}+*/{NOTEBOOK}"))
+    seen["handed_in_from_my_work"] = bool(inbound) and inbound[-1].read_bytes() == work.read_bytes()
     seen["exercises_unchanged"] = (folder / "exercises" / SLUG / NOTEBOOK).read_bytes() == release
     return seen
 
@@ -407,6 +421,10 @@ def test_student_validate_reports_the_failing_tests_and_leaves_exercises_alone(s
     graded = _graded_cells(ROOT / "exercises" / SLUG / NOTEBOOK)
     assert sorted(text.strip() for text in result["failed"]) == graded
     assert student["exercises_unchanged"], "Validate in the student lab changed exercises/"
+
+
+def test_student_submit_hands_in_the_copy_in_my_work(student):
+    assert student["handed_in_from_my_work"]
 
 
 def test_student_lab_needs_nothing_from_the_internet(student):

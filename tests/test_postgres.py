@@ -5,8 +5,9 @@ A throwaway PostgreSQL cluster is created for the session: Debian's `postgresql`
 by a non-root user (`postgres`, or `nobody`, when the tests run as root), listening on a
 free port of 127.0.0.1 only, with password authentication. It is stopped and deleted at the
 end. Against it, with `ECOMREC_GRADEBOOK_URL=postgresql://...` as the guide writes it:
-`course release`, `course grade --workers 2` (two workers writing the gradebook at once),
-grades.csv and `nbgrader export`. Assignment 01 (the cheapest) with three submissions.
+`course release`; then with `course --db postgresql://... grade --workers 2` (two workers
+writing the gradebook at once); grades.csv, `nbgrader export` and `course report`.
+Assignment 01 (the cheapest) with three submissions.
 """
 
 from __future__ import annotations
@@ -176,24 +177,14 @@ def graded(postgres_url, tmp_path_factory):
     """Release, then grade three students with two workers, all against PostgreSQL."""
     base = tmp_path_factory.mktemp("postgres-course")
     workdir = base / "work"
-    env = dict(
+    env = dict(  # the guide's first form: export ECOMREC_GRADEBOOK_URL=postgresql://...
         os.environ,
         ECOMREC_GRADEBOOK_URL=postgres_url,
         ECOMREC_GRADER_WORKDIR=str(workdir),
-        JUPYTER_CONFIG_PATH=str(ROOT / "autograder"),  # how `make lab` points nbgrader at it
+        JUPYTER_CONFIG_PATH=str(ROOT / "autograder"),  # how nbgrader's commands find the course
         PYTHONPATH=str(ROOT),
     )
-    course = [sys.executable, "-m", "autograder.cli"]
-    release = subprocess.run(
-        [*course, "release", SLUG],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-    assert release.returncode == 0, release.stdout + release.stderr
+    _course(["release", SLUG], env)
 
     perfect, untouched = perfect_submission(SOURCE, RELEASE), nbformat.read(RELEASE, 4)
     first_answer = _answer_ids(untouched)[0]
@@ -216,17 +207,12 @@ def graded(postgres_url, tmp_path_factory):
         (submissions / student / SLUG).mkdir(parents=True)
         nbformat.write(nb, submissions / student / SLUG / RELEASE.name)
     out = base / "out"
-    grade = subprocess.run(
-        [*course, "grade", SLUG, "--submissions", str(submissions), "--out", str(out)]
-        + ["--workers", "2", "--timeout", "60", "--wall", "300"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
+    without_url = {k: v for k, v in env.items() if k != "ECOMREC_GRADEBOOK_URL"}
+    grade = _course(  # the guide's second form: course --db postgresql://... grade ...
+        ["--db", postgres_url, "grade", SLUG, "--submissions", str(submissions)]
+        + ["--out", str(out), "--workers", "2", "--timeout", "60", "--wall", "300"],
+        without_url,
     )
-    assert grade.returncode == 0, grade.stdout + grade.stderr
     return {
         "url": postgres_url,
         "env": env,
@@ -234,8 +220,23 @@ def graded(postgres_url, tmp_path_factory):
         "workdir": workdir,
         "out": out,
         "expected": {s: points for s, (_, points) in students.items()},
-        "grade_output": grade.stdout + grade.stderr,
+        "grade_output": grade,
     }
+
+
+def _course(args: list[str], env: dict) -> str:
+    """Run `course ARGS` (this checkout's); fail with its output unless it succeeds."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, f"course {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
 
 
 def _rows(path: Path) -> list[dict]:
@@ -301,3 +302,11 @@ def test_nbgrader_export_reads_postgresql(graded, tmp_path):
     for student, points in graded["expected"].items():
         assert float(exported[student]["score"]) == pytest.approx(points), student
         assert float(exported[student]["max_score"]) == float(grades[student]["max_total"])
+
+
+def test_course_report_on_the_postgresql_grades(graded):
+    grades, report = graded["out"] / "grades.csv", graded["out"] / "report"
+    _course(["report", SLUG, "--grades", str(grades), "--out", str(report)], graded["env"])
+    page = report / "report.md"
+    assert page.is_file()
+    assert (report / "scores.png").stat().st_size > 5000

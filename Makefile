@@ -8,13 +8,27 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SEED   ?= 2026
 
-.PHONY: help sandbox book test lab release check bench data lock lint clean distclean
+# JupyterLab finds the course's nbgrader configuration through JUPYTER_CONFIG_PATH (nothing
+# is written to your own Jupyter settings). The student lab puts autograder/student-lab
+# first: it turns off nbgrader's instructor tools. LAB_ARGS passes options to `jupyter lab`,
+# e.g. make lab LAB_ARGS="--no-browser --port 8899".
+INSTRUCTOR_LAB_CONFIG := $(CURDIR)/autograder
+STUDENT_LAB_CONFIG    := $(CURDIR)/autograder/student-lab:$(INSTRUCTOR_LAB_CONFIG)
+LAB_ARGS ?=
+
+.PHONY: help sandbox book test lab lab-instructor student-repo release check bench data lock \
+	lint clean distclean
 
 help:
 	@echo "make book       build the course website into _build/html (strict: any warning fails)"
 	@echo "make test       run every test, including the strict book build"
 	@echo "make test-fast  run the unit tests only (no book build, notebooks, grading runs or browser)"
-	@echo "make lab        open JupyterLab on the course (with nbgrader's assignment list and formgrader)"
+	@echo "make lab        JupyterLab for students: the exercises copied into my-work/ (yours,"
+	@echo "                git-ignored), nbgrader's Assignments panel and Validate button"
+	@echo "make lab-instructor"
+	@echo "                JupyterLab with every nbgrader tool (formgrader, Create Assignment)"
+	@echo "make student-repo DEST=DIR"
+	@echo "                write the repository students clone (no solutions/, no tests/) to DIR"
 	@echo "make release    regenerate exercises/ from solutions/ (course release)"
 	@echo "make check      check that every assignment grades correctly (course check)"
 	@echo "make bench      time the lessons and the book builds, write benchmarks/RESULTS.md"
@@ -55,10 +69,18 @@ FAST_TESTS := not slow and not book and not browser and not grading
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "$(FAST_TESTS)"
 
-# JUPYTER_CONFIG_PATH makes nbgrader (Validate, assignment list, formgrader) use
-# autograder/nbgrader_config.py.
+# Students work in my-work/ (git-ignored): the release files they do not have yet are
+# copied there first; a file they already have is never replaced.
 lab: $(STAMP)
-	JUPYTER_CONFIG_PATH=$(CURDIR)/autograder $(BIN)/jupyter lab
+	@$(BIN)/python -m autograder.student
+	JUPYTER_CONFIG_PATH=$(STUDENT_LAB_CONFIG) $(BIN)/jupyter lab $(LAB_ARGS)
+
+lab-instructor: $(STAMP)
+	JUPYTER_CONFIG_PATH=$(INSTRUCTOR_LAB_CONFIG) $(BIN)/jupyter lab $(LAB_ARGS)
+
+student-repo: $(STAMP)
+	@test -n "$(DEST)" || { echo "usage: make student-repo DEST=../course-for-students"; exit 2; }
+	$(BIN)/course student-copy "$(DEST)"
 
 release: $(STAMP)
 	$(BIN)/course release

@@ -5,6 +5,7 @@
     course grade SLUG --submissions DIR [--out DIR] [--workers N] [--timeout S]
                  [--memory MB] [--force]
     course report SLUG [--grades CSV] [--out DIR]
+    course student-copy DEST           the repository for students (no solutions/, no tests/)
 
 The gradebook is SQLite in autograder/work/ unless --db or ECOMREC_GRADEBOOK_URL gives
 another SQLAlchemy URL (e.g. postgresql://user:pass@host/db).
@@ -120,6 +121,22 @@ def cmd_report(args, paths: CoursePaths) -> int:
     return 0
 
 
+def cmd_student_copy(args, paths: CoursePaths) -> int:
+    from autograder.student import StudentCopyError, student_copy
+
+    try:
+        written = student_copy(args.dest, paths)
+    except StudentCopyError as err:
+        print(f"course: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    print(
+        f"{len(written)} files written to {args.dest}: everything git tracks except the "
+        "instructor's (solutions/, tests/, CI). Make it a new repository for students: "
+        f"cd {args.dest} && git init && git add -A && git commit -m 'Course for students'"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -171,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grades", type=Path, default=None)
     p.add_argument("--out", type=Path, default=None)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "student-copy",
+        help="write the repository for students: everything but solutions/ and tests/",
+    )
+    p.add_argument("dest", type=Path, help="a new or empty folder outside the repository")
+    p.set_defaults(func=cmd_student_copy)
     return parser
 
 

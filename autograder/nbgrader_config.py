@@ -11,6 +11,7 @@ so nbgrader's assignment list, Validate button and formgrader all see this cours
 """
 
 import os
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,22 @@ c.CourseDirectory.db_url = os.environ.get(
 )
 # A course on one machine (or a shared JupyterHub volume): the exchange folder for
 # nbgrader's release/fetch/submit/collect lives in the work folder unless set here.
-c.Exchange.root = os.environ.get("ECOMREC_EXCHANGE", str(WORKDIR / "exchange"))
+# nbgrader's Assignments panel ("Error fetching courses!") and formgrader's Release and
+# Collect buttons fail until the folder exists, and only `nbgrader release_assignment`
+# creates it: create it here, world-writable as that command would make it, so that every
+# user of a shared machine can fetch and submit through it.
+EXCHANGE = Path(os.environ.get("ECOMREC_EXCHANGE", WORKDIR / "exchange"))
+if not EXCHANGE.is_dir():
+    try:
+        EXCHANGE.mkdir(parents=True)
+        EXCHANGE.chmod(0o777)
+    except OSError as err:  # e.g. a shared volume only its owner may create
+        print(
+            f"nbgrader_config.py: cannot create the exchange folder {EXCHANGE} ({err}); "
+            "create it with mode 777 (mkdir -p DIR && chmod 777 DIR) or set ECOMREC_EXCHANGE",
+            file=sys.stderr,
+        )
+c.Exchange.root = str(EXCHANGE)
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
 # Student stubs: what replaces the code between BEGIN/END SOLUTION on release.

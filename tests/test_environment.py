@@ -16,7 +16,8 @@ def _pins(requirements: list[str]) -> dict[str, str]:
     for req in requirements:
         match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", req.strip())
         assert match, f"{req!r} is not pinned with =="
-        pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+        name = re.sub(r"\[.*\]$", "", match.group(1))  # the lock pins psycopg[binary] as psycopg
+        pins[name.lower().replace("_", "-")] = match.group(2)
     return pins
 
 

@@ -1,7 +1,7 @@
 """The published website, checked in a real browser and with no internet access.
 
-Chromium (Debian's ``chromium``, installed here when it is missing and we may) is driven by
-Playwright against the built site served on localhost; every request to any other host is
+Chromium (Debian's ``chromium``, installed when it is missing and we may: tests/browser.py) is
+driven by Playwright against the built site served on localhost; every request to any other host is
 aborted and counted as a failure, so the site must need nothing from a CDN. Every page in
 _toc.yml is visited once (new pages are covered without editing this file) and checked:
 no console errors and no failed requests, math typeset by MathJax, each mermaid diagram
@@ -20,10 +20,7 @@ import functools
 import html
 import http.server
 import json
-import os
 import re
-import shutil
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -31,20 +28,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from browser import CHROMIUM_ARGS, find_or_install_chromium
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 from toc import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 PAGE_TIMEOUT_MS = 60_000
 
@@ -60,35 +50,6 @@ def _screenshot_path(page: str) -> Path:
 
 # ----------------------------------------------------------------------------------------
 # The browser
-
-
-def _find_or_install_chromium() -> Path:
-    """A system Chromium ($CHROMIUM_PATH, else Debian's chromium, installed when missing):
-    Playwright's own browser download (`playwright install`) is not possible here."""
-    candidates = [os.environ.get("CHROMIUM_PATH"), str(CHROMIUM), "/usr/bin/chromium-browser"]
-    for candidate in filter(None, candidates):
-        if Path(candidate).is_file():
-            return Path(candidate)
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        pytest.fail(
-            f"no Chromium at {CHROMIUM}, and it cannot be installed here (needs root and "
-            "apt-get): install Debian's `chromium` package (apt-get install chromium), or set "
-            "CHROMIUM_PATH to a Chromium or Chrome binary, and rerun",
-            pytrace=False,
-        )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = [apt, "install", "-y", "-q", "chromium"]
-    proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:  # stale package lists: refresh once and retry
-        subprocess.run([apt, "update", "-q"], env=env, capture_output=True, check=False)
-        proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if not CHROMIUM.is_file():
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
-        pytest.fail(
-            f"`apt-get install chromium` did not install {CHROMIUM}:\n{tail}", pytrace=False
-        )
-    return CHROMIUM
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -263,7 +224,7 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site(request, site_url: str):
-    chromium = _find_or_install_chromium()
+    chromium = find_or_install_chromium()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
         old.unlink()

@@ -114,8 +114,10 @@ class SandboxPolicy:
             if Path(path).exists():
                 args += ["--ro-bind", str(path), str(path)]
         for path in self.hidden_paths:  # after the binds above, so they stay hidden
-            if Path(path).exists():
+            if Path(path).is_dir():
                 args += ["--tmpfs", str(path)]
+            elif Path(path).exists():  # a file (e.g. the `.git` file of a git worktree)
+                args += ["--ro-bind", "/dev/null", str(path)]
         for path in (self.socket_dir, self.workdir):
             if path is not None:
                 args += ["--bind", str(path), str(path)]
@@ -170,7 +172,6 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw["env"] = kernel_env()
         if self.policy.workdir is not None:  # IPython's profile dir, writable and private
             kw["env"]["IPYTHONDIR"] = str(self.policy.workdir / ".ipython")
-        if self.policy.workdir is not None:
             kw["cwd"] = str(self.policy.workdir)
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 

@@ -381,7 +381,8 @@ def export_grades(
 
     A question not graded yet (a written answer before manual grading) is left empty and
     counts 0 in the total. A student whose autograded scores are not in the gradebook is
-    never reported `ok`: their status is `not-in-gradebook`."""
+    never reported `ok`: their status becomes `not-in-gradebook` (a status that is already
+    not `ok` stays, and the reason says what is missing)."""
     cfg = nbgrader_config(paths, db_url)
     url = str(cfg.CourseDirectory.db_url)
     tests = test_ids(paths.release_notebooks(slug))
@@ -416,12 +417,15 @@ def export_grades(
             record["reason"] = row.get("reason", "")
             missing = missing_scores(gb, slug, row["student_id"], tests)
             if missing:
-                record["status"] = "not-in-gradebook"
-                record["reason"] = (
+                note = (
                     f"the gradebook has no score for {len(missing)} autograded test(s) "
                     f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): "
                     "run `course grade` again"
                 )
+                if record["status"] == "ok":
+                    record["status"], record["reason"] = "not-in-gradebook", note
+                else:  # already not ok, with its own reason
+                    record["reason"] = "; ".join(r for r in (record["reason"], note) if r)
             table.append(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:

@@ -107,7 +107,7 @@ lock:
 	rm -rf /tmp/ecomrec-lock-venv
 
 clean:
-	rm -rf _build autograder/work
+	rm -rf _build
 
 distclean: clean
 	rm -rf $(VENV)

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader import utils
 
 from autograder.course import CoursePaths
 from autograder.grading import GradeSettings, grade, release_drift
+from autograder.limits import GradingLimits
 
 REGIONS = (
     ("### BEGIN SOLUTION", "### END SOLUTION"),
@@ -138,7 +140,7 @@ def perfect_submission(source: Path, release: Path) -> nbformat.NotebookNode:
     answers = {
         c.metadata["nbgrader"]["grade_id"]: c.source
         for c in nbformat.read(source, as_version=4).cells
-        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+        if utils.is_solution(c)
     }
     nb = nbformat.read(release, as_version=4)
     for cell in nb.cells:
@@ -175,7 +177,8 @@ def check_assignment(
             source_nb = paths.solutions / slug / release_nb.name
             nbformat.write(perfect_submission(source_nb, release_nb), perfect / release_nb.name)
         _submit(paths.release_notebooks(slug), tmp / "submissions" / "untouched" / slug)
-        settings = GradeSettings(workers=2, sandbox=resolve_mode(sandbox), progress=False)
+        limits = GradingLimits(sandbox=resolve_mode(sandbox))
+        settings = GradeSettings(workers=2, limits=limits, progress=False)
         grade(slug, tmp / "submissions", tmp / "out", work, settings)
         scores = _scores(tmp / "out" / "grades.csv")
         manual = _manual_points(sources)
@@ -207,7 +210,6 @@ def _manual_points(sources: list[Path]) -> float:
     total = 0.0
     for path in sources:
         for cell in nbformat.read(path, as_version=4).cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if meta.get("grade") and meta.get("solution"):
-                total += float(meta.get("points", 0))
+            if utils.is_grade(cell) and utils.is_solution(cell):
+                total += float(cell.metadata["nbgrader"].get("points", 0))
     return total

@@ -3,12 +3,13 @@
     course release [SLUG ...]          regenerate exercises/ from solutions/
     course check [SLUG ...]            does every assignment grade correctly? (make test runs it)
     course grade SLUG --submissions DIR [--out DIR] [--workers N] [--timeout S]
-                 [--memory MB] [--force]
+                 [--wall S] [--memory MB] [--sandbox MODE] [--force]
     course report SLUG [--grades CSV] [--out DIR]
     course student-copy DEST           the repository for students (no solutions/, no tests/)
 
-The gradebook is SQLite in autograder/work/ unless --db or ECOMREC_GRADEBOOK_URL gives
-another SQLAlchemy URL (e.g. postgresql://user:pass@host/db).
+Runtime state lives in grading/ (or --workdir, or $ECOMREC_GRADER_WORKDIR); see
+grading/README.md. The gradebook is SQLite there unless --db or ECOMREC_GRADEBOOK_URL
+gives another SQLAlchemy URL. --db and --workdir go before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import CoursePaths, assignments
+from autograder.limits import GradingLimits
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -67,7 +69,10 @@ def cmd_grade(args, paths: CoursePaths) -> int:
     from autograder.grading import GradeSettings, grade
     from autograder.sandbox import resolve_mode
 
-    mode = resolve_mode(args.sandbox)
+    try:
+        mode = resolve_mode(args.sandbox)
+    except RuntimeError as err:
+        raise SystemExit(f"course: {err}") from None
     if mode != "bwrap":
         print(
             "WARNING: bubblewrap is not available; grading with --sandbox rlimit: student code "
@@ -75,16 +80,14 @@ def cmd_grade(args, paths: CoursePaths) -> int:
             "the Debian package `bubblewrap` for the full sandbox.",
             file=sys.stderr,
         )
-    settings = GradeSettings(
-        workers=args.workers,
-        timeout=args.timeout,
-        wall=args.wall,
-        memory_mb=args.memory,
-        sandbox=mode,
-        force=args.force,
-        db_url=args.db,
-    )
-    out = args.out or paths.workdir / "out" / args.slug
+    try:
+        limits = GradingLimits(
+            cell_timeout=args.timeout, notebook_wall=args.wall, memory_mb=args.memory, sandbox=mode
+        )
+    except ValueError as err:
+        raise SystemExit(f"course: {err}") from None
+    settings = GradeSettings(workers=args.workers, limits=limits, force=args.force, db_url=args.db)
+    out = args.out or paths.grades_dir(args.slug)
     table = grade(args.slug, args.submissions, out, paths, settings)
     counts: dict[str, int] = {}
     for row in table:
@@ -110,13 +113,13 @@ def cmd_grade(args, paths: CoursePaths) -> int:
 def cmd_report(args, paths: CoursePaths) -> int:
     from autograder.report import write_report
 
-    grades = args.grades or paths.workdir / "out" / args.slug / "grades.csv"
+    grades = args.grades or paths.grades_dir(args.slug) / "grades.csv"
     if not grades.is_file():
         raise SystemExit(
             f"course: {grades} not found: run `course grade {args.slug}` first or pass --grades"
         )
     out = args.out or grades.parent / "report"
-    page = write_report(args.slug, grades, out)
+    page = write_report(args.slug, grades, out, paths)
     print(f"report: {page}")
     return 0
 
@@ -137,28 +140,42 @@ def cmd_student_copy(args, paths: CoursePaths) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def _global_options(parser: argparse.ArgumentParser, default) -> None:
+    """--db and --workdir, valid before the subcommand and after it (`course grade ... --db`).
+
+    The subcommands' copies default to SUPPRESS, so they never overwrite a value given
+    before the subcommand."""
     parser.add_argument(
         "--db",
-        default=os.environ.get("ECOMREC_GRADEBOOK_URL"),
-        help="gradebook SQLAlchemy URL (default: SQLite in the work folder)",
+        default=default(os.environ.get("ECOMREC_GRADEBOOK_URL")),
+        help="gradebook SQLAlchemy URL (default: $ECOMREC_GRADEBOOK_URL, else SQLite in the "
+        "grading folder)",
     )
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=None,
-        help="grading work folder (default autograder/work or $ECOMREC_GRADER_WORKDIR)",
+        default=default(None),
+        help="grading folder (default: $ECOMREC_GRADER_WORKDIR, else grading/)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    _global_options(parser, lambda value: value)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, lambda value: argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    p = add("release", "regenerate exercises/ from solutions/")
     p.add_argument("slugs", nargs="*")
     p.set_defaults(func=cmd_release)
 
-    p = sub.add_parser("check", help="check that every assignment grades correctly")
+    p = add("check", "check that every assignment grades correctly")
     p.add_argument("slugs", nargs="*")
     p.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "rlimit"])
     p.add_argument(
@@ -169,29 +186,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("grade", help="autograde every submission of one assignment")
+    limits = GradingLimits()
+    p = add("grade", "autograde every submission of one assignment")
     p.add_argument("slug")
     p.add_argument(
         "--submissions", type=Path, required=True, help="folder of <student_id>/<slug>/*.ipynb"
     )
-    p.add_argument("--out", type=Path, default=None, help="grades.csv and feedback go here")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="grades.csv and feedback go here (default: grading/grades/SLUG)",
+    )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--timeout", type=int, default=120, help="seconds per cell")
-    p.add_argument("--wall", type=int, default=600, help="seconds per notebook")
-    p.add_argument("--memory", type=int, default=2048, help="MB per kernel")
+    p.add_argument("--timeout", type=int, default=limits.cell_timeout, help="seconds per cell")
+    p.add_argument("--wall", type=int, default=limits.notebook_wall, help="seconds per notebook")
+    p.add_argument("--memory", type=int, default=limits.memory_mb, help="MB per kernel")
     p.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "rlimit"])
     p.add_argument("--force", action="store_true", help="grade again students already graded")
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("report", help="plots of where the class struggles")
+    p = add("report", "plots of where the class struggles")
     p.add_argument("slug")
     p.add_argument("--grades", type=Path, default=None)
     p.add_argument("--out", type=Path, default=None)
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser(
-        "student-copy",
-        help="write the repository for students: everything but solutions/ and tests/",
+    p = add(
+        "student-copy", "write the repository for students: everything but solutions/ and tests/"
     )
     p.add_argument("dest", type=Path, help="a new or empty folder outside the repository")
     p.set_defaults(func=cmd_student_copy)

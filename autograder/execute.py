@@ -26,10 +26,13 @@ import nbformat
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, List, Unicode
+from traitlets import Instance, List, Unicode
 
 from autograder import guards
+from autograder.limits import GradingLimits
 from autograder.sandbox import SandboxedKernelManager, SandboxPolicy
+
+COURSE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
@@ -39,11 +42,9 @@ def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
 
 
 class SandboxedExecute(Execute):
-    sandbox_mode = Unicode("bwrap", help="bwrap or rlimit (see autograder.sandbox)").tag(
+    limits = Instance(GradingLimits, args=(), help="time, memory and sandbox limits").tag(
         config=True
     )
-    memory_mb = Integer(2048, help="address-space limit of the kernel, MB").tag(config=True)
-    wall_seconds = Integer(600, help="wall-clock limit for one notebook, seconds").tag(config=True)
     hidden_paths = List(Unicode(), help="paths the kernel must not see").tag(config=True)
     status_dir = Unicode("", help="where to write what happened, one JSON per notebook").tag(
         config=True
@@ -58,28 +59,24 @@ class SandboxedExecute(Execute):
                 source, workdir, ignore=shutil.ignore_patterns("*.ipynb"), dirs_exist_ok=True
             )
         policy = SandboxPolicy(
-            mode=self.sandbox_mode,
-            memory_mb=self.memory_mb,
-            cpu_seconds=self.wall_seconds + 30,
+            mode=self.limits.sandbox,
+            memory_mb=self.limits.memory_mb,
+            cpu_seconds=self.limits.cpu_seconds,
             hidden_paths=[Path(p) for p in self.hidden_paths],
-            readable_paths=[
-                Path(__file__).resolve().parents[1],
-                Path(sys.prefix),
-                Path(sys.base_prefix),
-            ],
+            readable_paths=[COURSE_ROOT, Path(sys.prefix), Path(sys.base_prefix)],
             workdir=workdir,
+            course_root=COURSE_ROOT,
         )
         kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
         km = SandboxedKernelManager(kernel_name=kernel_name, policy=policy)
         self._events: list[str] = []
         self._dead = False
-        self._cell_timeout = self.timeout
-        self._deadline = time.monotonic() + self.wall_seconds
+        self._cell_timeout = self.limits.cell_timeout
+        self._deadline = time.monotonic() + self.limits.notebook_wall
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-            self.timeout = self._cell_timeout
         tampering = guards.check_and_remove_guards(nb)
         self._write_status(resources, tampering)
         return nb, resources
@@ -96,7 +93,8 @@ class SandboxedExecute(Execute):
             cell.outputs = [
                 _error(
                     "CellTimeoutError",
-                    f"not run: the notebook's time limit ({self.wall_seconds} s) was used up",
+                    "not run: the notebook's time limit "
+                    f"({self.limits.notebook_wall} s) was used up",
                 )
             ]
             return cell

@@ -1,8 +1,24 @@
-"""Feedback preprocessing: students see why a test failed, never the hidden test's code."""
+"""Feedback preprocessing: students see why a test failed, never the hidden test's code,
+and every feedback page starts with the grading status and its reason."""
 
 from __future__ import annotations
 
+import html
+import json
+from pathlib import Path
+
+import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from autograder.guards import is_test_cell
+
+
+def status_banner(status: str, reason: str) -> str:
+    """The line on top of a student's feedback (HTML, also valid inside Markdown)."""
+    return f"<p><b>Grading status: {status}</b>" + (
+        f" — {html.escape(reason)}</p>" if reason else "</p>"
+    )
 
 
 class ShortTracebacks(NbGraderPreprocessor):
@@ -10,9 +26,29 @@ class ShortTracebacks(NbGraderPreprocessor):
     hidden tests included) with its one-line message, written for students."""
 
     def preprocess_cell(self, cell, resources, index):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+        if is_test_cell(cell):
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
         return cell, resources
+
+
+class GradingStatus(NbGraderPreprocessor):
+    """Put `course grade`'s status and reason for this student on top of the feedback.
+
+    Part of nbgrader's GenerateFeedback steps (see nbgrader_config.py), so the page is the
+    same whether `course grade`, `nbgrader generate_feedback` or formgrader writes it, and
+    `nbgrader release_feedback` sends students what `--out` holds."""
+
+    results_dir = Unicode("", help="course grade's results: <assignment>/<student>.json").tag(
+        config=True
+    )
+
+    def preprocess(self, nb, resources):
+        meta = resources.get("nbgrader", {})
+        path = Path(self.results_dir) / meta.get("assignment", "") / f"{meta.get('student')}.json"
+        if self.results_dir and path.is_file():
+            result = json.loads(path.read_text())
+            banner = status_banner(result["status"], result.get("reason", ""))
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(banner))
+        return nb, resources

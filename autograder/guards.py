@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+from nbgrader import utils
 
 MARKER = "__ECOMREC_GUARD__"
 # errors the grader itself records on cells it did not run (dead kernel, time used up)
@@ -83,8 +84,8 @@ def is_guard(cell) -> bool:
 
 
 def is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution")
+    """An autograded test: a graded code cell that is not the student's answer."""
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
 def insert_guards(nb: nbformat.NotebookNode) -> None:
@@ -115,23 +116,31 @@ def check_and_remove_guards(nb: nbformat.NotebookNode) -> list[str]:
 
     Returns the reasons (empty when nothing was tampered with). A test cell is failed by
     appending an error output, which nbgrader scores as zero.
+
+    A guard that raised MemoryError (the student's code left no memory for it) is no sign
+    of tampering, but it could not check either: the tests up to the next guard that does
+    report earn no points, and the kernel's MemoryError gives the submission its status.
     """
     reference: dict | None = None
     problems: list[str] = []
     tampered = False
+    unchecked = False  # the last guard ran out of memory before it could report
     kept = []
     for cell in nb.cells:
         if is_guard(cell):
-            not_run = any(
-                o.get("output_type") == "error" and o.get("ename") in NOT_RUN
-                for o in cell.get("outputs", [])
-            )
+            errors = [
+                o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"
+            ]
+            not_run = any(e in NOT_RUN for e in errors)
             executed = not not_run and (
                 bool(cell.get("outputs")) or cell.get("execution_count") is not None
             )
             fp = fingerprint(cell)
+            unchecked = executed and fp is None and "MemoryError" in errors
             if reference is None:
                 reference = fp
+            elif unchecked:
+                pass
             elif executed and fp is None:
                 tampered = True
                 problems.append("a tamper check printed nothing: output or execution was hijacked")
@@ -142,6 +151,16 @@ def check_and_remove_guards(nb: nbformat.NotebookNode) -> list[str]:
                 tampered = True
                 problems.append("replaced before a test: " + ", ".join(changed))
             continue
+        if unchecked and not tampered and is_test_cell(cell):
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "error",
+                    ename="MemoryError",
+                    evalue="the kernel was out of memory before this test, so the test could "
+                    "not be checked for tampering; no points",
+                    traceback=["MemoryError: out of memory before this test; no points"],
+                )
+            )
         if tampered and is_test_cell(cell):
             cell.outputs.append(
                 nbformat.v4.new_output(

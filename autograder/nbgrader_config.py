@@ -5,7 +5,8 @@ so nbgrader's assignment list, Validate button and formgrader all see this cours
 
 - Source (instructor) notebooks: solutions/<slug>/; student releases: exercises/<slug>/.
 - Submissions, autograded copies, feedback and the SQLite gradebook live in the
-  git-ignored working folder autograder/work/ (override with ECOMREC_GRADER_WORKDIR).
+  git-ignored top-level folder grading/ (see grading/README.md; override with
+  ECOMREC_GRADER_WORKDIR).
 - The gradebook can be any SQLAlchemy URL: set ECOMREC_GRADEBOOK_URL, e.g.
   postgresql://grader:secret@localhost/ecomrec, or pass --db to `course`.
 """
@@ -14,8 +15,11 @@ import os
 import sys
 from pathlib import Path
 
+from autograder.course import CoursePaths
+from autograder.limits import GradingLimits
+
 ROOT = Path(__file__).resolve().parents[1]
-WORKDIR = Path(os.environ.get("ECOMREC_GRADER_WORKDIR", ROOT / "autograder" / "work"))
+WORKDIR = Path(os.environ.get("ECOMREC_GRADER_WORKDIR", ROOT / "grading"))
 WORKDIR.mkdir(parents=True, exist_ok=True)  # SQLite cannot create the gradebook's folder
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
@@ -56,12 +60,15 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A deleted test cell is put back from the source before grading.
 c.OverwriteCells.add_missing_cells = True
 # Students validate with the visible tests; grading adds the hidden ones.
-c.Execute.timeout = 120
+c.Execute.timeout = GradingLimits().cell_timeout
 c.Validator.validate_all = True
-# Feedback shows students their answers, scores and the visible tests, never the hidden ones.
+# Feedback shows students their answers, scores and the visible tests, never the hidden ones,
+# under the grading status `course grade` gave (from its results in grading/state/).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback.ShortTracebacks",
+    "autograder.feedback.GradingStatus",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.GradingStatus.results_dir = str(CoursePaths(root=ROOT, workdir=WORKDIR).results_root)

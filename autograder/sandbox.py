@@ -71,16 +71,18 @@ def resolve_mode(mode: str) -> str:
 
 @dataclass
 class SandboxPolicy:
-    """What a student kernel may use."""
+    """What a student kernel may use (the limits come from `autograder.limits`)."""
 
-    mode: str = "bwrap"
-    memory_mb: int = 2048
-    cpu_seconds: int = 600
+    mode: str
+    memory_mb: int
+    cpu_seconds: int
     hidden_paths: list[Path] = field(default_factory=list)
     # read-only paths the kernel needs even when they live under /tmp (a CI clone, a venv)
     readable_paths: list[Path] = field(default_factory=list)
     workdir: Path | None = None  # the kernel's private, writable working folder
     socket_dir: Path | None = None  # where the ZeroMQ ipc sockets live
+    # the course checkout whose `ecomrec` the kernel imports (not whichever one is installed)
+    course_root: Path | None = None
 
     def wrap(self, cmd: list[str], readable_files: tuple[str, ...] = ()) -> list[str]:
         """The kernel command, confined according to this policy."""
@@ -114,8 +116,10 @@ class SandboxPolicy:
             if Path(path).exists():
                 args += ["--ro-bind", str(path), str(path)]
         for path in self.hidden_paths:  # after the binds above, so they stay hidden
-            if Path(path).exists():
+            if Path(path).is_dir():
                 args += ["--tmpfs", str(path)]
+            elif Path(path).exists():  # a file (e.g. the `.git` file of a git worktree)
+                args += ["--ro-bind", "/dev/null", str(path)]
         for path in (self.socket_dir, self.workdir):
             if path is not None:
                 args += ["--bind", str(path), str(path)]
@@ -155,8 +159,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     policy = AnyTrait(None, allow_none=True, help="the SandboxPolicy to apply")
 
-    def __init__(self, **kwargs):
-        policy: SandboxPolicy = kwargs.pop("policy", None) or SandboxPolicy(mode="rlimit")
+    def __init__(self, *, policy: SandboxPolicy, **kwargs):
         socket_dir = Path(tempfile.mkdtemp(prefix="ag-sock-", dir=_socket_root()))
         policy.socket_dir = socket_dir
         super().__init__(transport="ipc", ip=str(socket_dir / "k"), **kwargs)
@@ -168,9 +171,10 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         kw["env"] = kernel_env()
+        if self.policy.course_root is not None:
+            kw["env"]["PYTHONPATH"] = str(self.policy.course_root)
         if self.policy.workdir is not None:  # IPython's profile dir, writable and private
             kw["env"]["IPYTHONDIR"] = str(self.policy.workdir / ".ipython")
-        if self.policy.workdir is not None:
             kw["cwd"] = str(self.policy.workdir)
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 

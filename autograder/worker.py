@@ -1,7 +1,8 @@
 """Grade one student's submission of one assignment (run by `course grade`, one process each).
 
-Never modifies the submission: valid notebooks are copied into nbgrader's `submitted`
-folder, and nbgrader grades the copies with the kernel sandboxed (see
+Never modifies the submission, wherever it is (nbgrader's own `submitted` folder
+included): the worker stages a copy in its private state folder (`state/staged/`) and
+points nbgrader's autograde at the copy, with the kernel sandboxed (see
 `autograder.execute`). Whatever goes wrong in a student's notebook ends here as a
 status and a reason; the result is written atomically, last, so a run killed midway
 simply grades this student again.
@@ -10,29 +11,27 @@ simply grades this student again.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
 import time
 from pathlib import Path
 
 import nbformat
+from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 
 from autograder.course import CoursePaths, nbgrader_config
+from autograder.guards import is_test_cell
+from autograder.limits import GradingLimits
 
-STATUSES = (
-    "ok",
-    "timeout",
-    "memory",
-    "crashed",
-    "invalid-notebook",
-    "missing-notebook",
-    "tampered",
-)
+# files nbgrader's exchange adds to a submission; `release_feedback` needs both
+TIMESTAMP, SECRET = "timestamp.txt", "submission_secret.txt"
 
 
 def submission_digest(folder: Path) -> str:
@@ -45,6 +44,38 @@ def submission_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def gradebook_key(db_url: str) -> str:
+    """Names the gradebook a result was written to, without storing its password."""
+    return hashlib.sha256(db_url.encode()).hexdigest()[:16]
+
+
+def test_ids(release_notebooks: list[Path]) -> dict[str, set[str]]:
+    """The autograded test cells of each notebook of an assignment: {notebook: {grade_id}}."""
+    return {
+        nb.stem: {
+            c.metadata["nbgrader"]["grade_id"]
+            for c in nbformat.read(nb, as_version=4).cells
+            if is_test_cell(c)
+        }
+        for nb in release_notebooks
+    }
+
+
+def missing_scores(gb: Gradebook, slug: str, student: str, tests: dict[str, set[str]]) -> list[str]:
+    """The autograded tests of `student` with no score in the gradebook (empty when complete)."""
+    try:
+        submission = gb.find_submission(slug, student)
+    except MissingEntry:
+        return [f"{nb}/{t}" for nb, ids in tests.items() for t in sorted(ids)]
+    scored = {
+        (nb.name, g.name)
+        for nb in submission.notebooks
+        for g in nb.grades
+        if g.auto_score is not None or g.manual_score is not None
+    }
+    return [f"{nb}/{t}" for nb, ids in tests.items() for t in sorted(ids) if (nb, t) not in scored]
+
+
 def _cells_by_id(nb) -> dict[str, nbformat.NotebookNode]:
     return {
         c.metadata["nbgrader"]["grade_id"]: c
@@ -53,30 +84,92 @@ def _cells_by_id(nb) -> dict[str, nbformat.NotebookNode]:
     }
 
 
-def inspect_submission(release: Path, submitted: Path) -> tuple[str | None, list[str]]:
-    """Problems found before running anything: (status or None, reasons)."""
-    if not submitted.is_file():
-        found = sorted(p.name for p in submitted.parent.glob("*.ipynb"))
-        where = f"found {', '.join(found)}" if found else "no notebook found"
-        return "missing-notebook", [f"{release.name} is missing ({where}); keep the file name"]
+def match_notebooks(expected: list[str], folder: Path) -> tuple[dict[str, str], list[str]]:
+    """Which file of `folder` to grade as each expected notebook: ({expected: found}, reasons).
+
+    A notebook under its own name is graded; when exactly one expected notebook is absent
+    and exactly one other notebook is there ("01-data-and-profiles (1).ipynb", a download
+    artefact), that one is graded in its place and the reason says so. An expected notebook
+    left without a file is absent from the mapping.
+    """
+    found = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    matched = {name: name for name in expected if name in found}
+    missing = [name for name in expected if name not in found]
+    others = [name for name in found if name not in expected]
+    reasons = []
+    if len(missing) == 1 and len(others) == 1:
+        matched[missing[0]] = others[0]
+        reasons.append(
+            f"graded {others[0]!r} as {missing[0]} (the only other notebook in the folder); "
+            "keep the file name next time"
+        )
+    elif missing and others:
+        reasons += [
+            f"{name} is missing and {len(others)} other notebooks could be it "
+            f"({', '.join(repr(o) for o in others)}): submit one notebook named {name}"
+            for name in missing
+        ]
+    else:
+        reasons += [f"{name} is missing (no notebook found); keep its name" for name in missing]
+    return matched, reasons
+
+
+def inspect_notebook(release: Path, submitted: Path) -> tuple[str | None, list[str]]:
+    """Problems found in one submitted notebook before running it: (status or None, reasons)."""
     try:
         nb = nbformat.read(submitted, as_version=4)
         nbformat.validate(nb)
     except Exception as err:  # any parse or schema error means the same to the student
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        return "invalid-notebook", [f"{release.name} is not a valid notebook ({first})"]
+        return "invalid-notebook", [f"{submitted.name} is not a valid notebook ({first})"]
     reasons = []
-    expected = _cells_by_id(nbformat.read(release, as_version=4))
     got = _cells_by_id(nb)
-    for grade_id, cell in expected.items():
-        meta = cell.metadata["nbgrader"]
-        if grade_id not in got:
-            if meta.get("locked"):
-                reasons.append(f"cell {grade_id} was deleted; restored before grading")
+    for grade_id, cell in _cells_by_id(nbformat.read(release, as_version=4)).items():
+        if not utils.is_locked(cell):
             continue
-        if meta.get("locked") and got[grade_id].source != cell.source:
+        if grade_id not in got:
+            reasons.append(f"cell {grade_id} was deleted; restored before grading")
+        elif got[grade_id].source != cell.source:
             reasons.append(f"locked cell {grade_id} was edited; restored before grading")
     return ("tampered" if reasons else None), reasons
+
+
+def stage(source: Path, staged: Path, release: list[Path]) -> tuple[int, list, list, dict]:
+    """Copy what can be graded from `source` into `staged`.
+
+    Returns (runnable notebooks, statuses, reasons, {expected: submitted name} of renamed
+    notebooks). Reads `source` only. The copy always holds a timestamp and a submission
+    secret (nbgrader's exchange writes them; a plain folder has none)."""
+    shutil.rmtree(staged, ignore_errors=True)  # a previous staged copy, never a submission
+    staged.mkdir(parents=True)
+    matched, reasons = match_notebooks([r.name for r in release], source)
+    statuses = ["missing-notebook"] * (len(release) - len(matched))
+    runnable = 0
+    for nb in release:
+        if nb.name not in matched:
+            continue
+        status, why = inspect_notebook(nb, source / matched[nb.name])
+        reasons += why
+        if status:
+            statuses.append(status)
+        if status != "invalid-notebook":
+            shutil.copyfile(source / matched[nb.name], staged / nb.name)
+            runnable += 1
+    if source.is_dir():  # data files the student's code may read, and the exchange's files
+        for path in source.rglob("*"):
+            if path.is_file() and path.suffix != ".ipynb":
+                dest = staged / path.relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, dest)
+    if not (staged / TIMESTAMP).is_file():  # when the newest file was saved
+        files = [p for p in source.rglob("*") if p.is_file()] if source.is_dir() else []
+        when = max((p.stat().st_mtime for p in files), default=time.time())
+        stamp = datetime.datetime.fromtimestamp(when, datetime.UTC)
+        (staged / TIMESTAMP).write_text(stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+    if not (staged / SECRET).is_file():
+        (staged / SECRET).write_text(secrets.token_hex(64))
+    renames = {name: found for name, found in matched.items() if name != found}
+    return runnable, statuses, reasons, renames
 
 
 def _zero_scores(db_url: str, slug: str, student: str) -> None:
@@ -91,53 +184,61 @@ def _zero_scores(db_url: str, slug: str, student: str) -> None:
         gb.db.commit()
 
 
+def _review_flags(db_url: str, slug: str, student: str) -> dict[tuple[str, str], bool]:
+    """`needs_manual_grade` of every question an instructor graded by hand."""
+    with Gradebook(db_url) as gb:
+        try:
+            submission = gb.find_submission(slug, student)
+        except MissingEntry:
+            return {}
+        return {
+            (nb.name, g.name): g.needs_manual_grade
+            for nb in submission.notebooks
+            for g in nb.grades
+            if g.manual_score is not None
+        }
+
+
+def _restore_review_flags(db_url: str, slug: str, student: str, flags: dict) -> None:
+    """nbgrader's autograde asks for a new review of every manual grade; for a submission
+    that did not change since, the manual grade still holds, so put the flags back."""
+    if not flags:
+        return
+    with Gradebook(db_url) as gb:
+        for nb in gb.find_submission(slug, student).notebooks:
+            for g in nb.grades:
+                if (nb.name, g.name) in flags and g.manual_score is not None:
+                    g.needs_manual_grade = flags[(nb.name, g.name)]
+        gb.db.commit()
+
+
 def grade_student(
     slug: str,
     student: str,
     submissions: Path,
     paths: CoursePaths,
-    *,
+    limits: GradingLimits,
     db_url: str | None = None,
-    timeout: int = 120,
-    wall: int = 600,
-    memory_mb: int = 2048,
-    sandbox: str = "bwrap",
 ) -> dict:
     started = time.monotonic()
     cfg = nbgrader_config(paths, db_url)
-    source_dir = submissions / student / slug
-    target = Path(cfg.CourseDirectory.submitted_directory) / student / slug
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
+    db = str(cfg.CourseDirectory.db_url)
+    source = submissions / student / slug
+    digest = submission_digest(source)
+    cfg.CourseDirectory.submitted_directory = str(paths.staging_dir(slug))
+    staged = paths.staging_dir(slug) / student / slug
     status_dir = paths.status_dir(slug, student)
     shutil.rmtree(status_dir, ignore_errors=True)
+    runnable, statuses, reasons, renames = stage(source, staged, paths.release_notebooks(slug))
 
-    statuses: list[str] = []
-    reasons: list[str] = []
-    runnable = 0
-    for release in paths.release_notebooks(slug):
-        status, why = inspect_submission(release, source_dir / release.name)
-        if status:
-            statuses.append(status)
-        reasons += why
-        if status not in ("missing-notebook", "invalid-notebook"):
-            shutil.copy2(source_dir / release.name, target / release.name)
-            runnable += 1
-    if source_dir.is_dir():  # data files the student's code may read
-        for path in source_dir.rglob("*"):
-            if path.is_file() and path.suffix != ".ipynb":
-                dest = target / path.relative_to(source_dir)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, dest)
-
+    previous = load_result(paths, slug, student) or {}
+    unchanged = previous.get("digest") == digest and previous.get("gradebook") == gradebook_key(db)
+    flags = _review_flags(db, slug, student) if unchanged else {}
     if runnable == 0:
-        _zero_scores(str(cfg.CourseDirectory.db_url), slug, student)
+        _zero_scores(db, slug, student)
     else:
         cfg.Autograde.autograde_preprocessors = _autograde_preprocessors()
-        cfg.SandboxedExecute.timeout = timeout
-        cfg.SandboxedExecute.wall_seconds = wall
-        cfg.SandboxedExecute.memory_mb = memory_mb
-        cfg.SandboxedExecute.sandbox_mode = sandbox
+        cfg.SandboxedExecute.limits = limits
         cfg.SandboxedExecute.status_dir = str(status_dir)
         cfg.SandboxedExecute.hidden_paths = [
             str(p)
@@ -154,7 +255,7 @@ def grade_student(
         if not result.get("success"):
             statuses.append("crashed")
             reasons.append("grading failed: " + _first_error(result))
-            _zero_scores(str(cfg.CourseDirectory.db_url), slug, student)
+            _zero_scores(db, slug, student)
         for status_file in sorted(status_dir.glob("*.json")):
             info = json.loads(status_file.read_text())
             if info["tampering"]:
@@ -163,14 +264,18 @@ def grade_student(
             events = info["events"]
             if "memory" in events:
                 statuses.append("memory")
-                reasons.append(f"{status_file.stem}: ran out of memory (limit {memory_mb} MB)")
+                reasons.append(
+                    f"{status_file.stem}: ran out of memory (limit {limits.memory_mb} MB)"
+                )
             elif "dead" in events:
                 statuses.append("crashed")
                 reasons.append(f"{status_file.stem}: the kernel stopped (crash or os._exit)")
             if "timeout" in events or "wall" in events:
                 statuses.append("timeout")
-                limit = f"{timeout} s per cell, {wall} s per notebook"
-                reasons.append(f"{status_file.stem}: a cell ran past the time limit ({limit})")
+                reasons.append(
+                    f"{status_file.stem}: a cell ran past the time limit ({limits.describe_time()})"
+                )
+    _restore_review_flags(db, slug, student, flags)
 
     order = ("tampered", "invalid-notebook", "missing-notebook", "memory", "timeout", "crashed")
     status = next((s for s in order if s in statuses), "ok")
@@ -179,7 +284,9 @@ def grade_student(
         "assignment": slug,
         "status": status,
         "reason": "; ".join(dict.fromkeys(reasons)),
-        "digest": submission_digest(source_dir),
+        "digest": digest,
+        "gradebook": gradebook_key(db),
+        "renames": renames,
         "seconds": round(time.monotonic() - started, 2),
     }
 
@@ -219,8 +326,19 @@ def _autograde_preprocessors() -> list:
     ]
 
 
+def result_path(paths: CoursePaths, slug: str, student: str) -> Path:
+    return paths.results_dir(slug) / f"{student}.json"
+
+
+def load_result(paths: CoursePaths, slug: str, student: str) -> dict | None:
+    try:
+        return json.loads(result_path(paths, slug, student).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def write_result(paths: CoursePaths, result: dict) -> Path:
-    out = paths.results_dir(result["assignment"]) / f"{result['student_id']}.json"
+    out = result_path(paths, result["assignment"], result["student_id"])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1, sort_keys=True))
@@ -235,23 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--submissions", type=Path, required=True)
     p.add_argument("--workdir", type=Path, required=True)
     p.add_argument("--db", default=None)
-    p.add_argument("--timeout", type=int, default=120)
-    p.add_argument("--wall", type=int, default=600)
-    p.add_argument("--memory", type=int, default=2048)
-    p.add_argument("--sandbox", default="bwrap")
+    p.add_argument("--limits", type=GradingLimits.from_json, required=True, help="JSON")
     a = p.parse_args(argv)
     paths = CoursePaths(workdir=a.workdir)
-    result = grade_student(
-        a.slug,
-        a.student,
-        a.submissions,
-        paths,
-        db_url=a.db,
-        timeout=a.timeout,
-        wall=a.wall,
-        memory_mb=a.memory,
-        sandbox=a.sandbox,
-    )
+    result = grade_student(a.slug, a.student, a.submissions, paths, a.limits, a.db)
     write_result(paths, result)
     return 0
 

@@ -7,6 +7,7 @@ import functools
 from pathlib import Path
 
 import nbformat
+from nbgrader import utils
 
 
 def nbgrader(cell) -> dict:
@@ -31,11 +32,12 @@ def cell(nb, grade_id: str):
 
 
 def is_test_cell(cell) -> bool:
-    return cell.cell_type == "code" and nbgrader(cell).get("grade", False)
+    """A graded code cell (nbgrader's own predicate, as the grader uses)."""
+    return cell.cell_type == "code" and utils.is_grade(cell)
 
 
 def is_solution_code(cell) -> bool:
-    return cell.cell_type == "code" and nbgrader(cell).get("solution", False)
+    return cell.cell_type == "code" and utils.is_solution(cell)
 
 
 def run_cell(source: str, base: dict, name: str = "cell") -> dict:

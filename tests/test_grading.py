@@ -3,7 +3,9 @@
 Every kind of bad submission an instructor meets is built here from assignment 01's
 release (the cheapest assignment), graded once in parallel, and checked for its score and
 status. Then: --workers 1 gives the same grades, a killed run resumes to the same grades,
-manual grades survive a regrade, submissions are never modified.
+manual grades survive a regrade, submissions are never modified (nbgrader's own submitted
+folder graded in place included), the resume cache follows the gradebook, feedback reaches
+students by both routes.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader import utils
 
 from autograder.checks import perfect_submission
 from autograder.course import CoursePaths
 from autograder.grading import GradeSettings, grade
+from autograder.guards import is_test_cell
+from autograder.limits import GradingLimits
 from autograder.sandbox import bwrap_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,39 +50,40 @@ def _perfect() -> nbformat.NotebookNode:
     return perfect_submission(SOURCE, RELEASE)
 
 
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
 def _cell(nb, grade_id):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(c for c in nb.cells if _grade_id(c) == grade_id)
+
+
+def _is_answer(cell) -> bool:
+    return cell.cell_type == "code" and utils.is_solution(cell)
 
 
 def _answer_ids(nb) -> list[str]:
-    return [
-        c.metadata["nbgrader"]["grade_id"]
-        for c in nb.cells
-        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
-    ]
+    return [_grade_id(c) for c in nb.cells if _is_answer(c)]
 
 
 def _test_ids(nb) -> list[str]:
-    return [
-        c.metadata["nbgrader"]["grade_id"]
-        for c in nb.cells
-        if c.cell_type == "code"
-        and c.metadata.get("nbgrader", {}).get("grade")
-        and not c.metadata["nbgrader"].get("solution")
-    ]
+    return [_grade_id(c) for c in nb.cells if is_test_cell(c)]
+
+
+def _manual_ids(nb) -> list[str]:
+    return [_grade_id(c) for c in nb.cells if utils.is_grade(c) and utils.is_solution(c)]
 
 
 def _tests_after(nb, answer_id) -> list[str]:
     """The test cells between an answer cell and the next answer cell."""
     found, out = False, []
     for c in nb.cells:
-        meta = c.metadata.get("nbgrader", {})
-        if meta.get("grade_id") == answer_id:
+        if _grade_id(c) == answer_id:
             found = True
-        elif found and c.cell_type == "code" and meta.get("solution"):
+        elif found and _is_answer(c):
             break
-        elif found and meta.get("grade") and not meta.get("solution"):
-            out.append(meta["grade_id"])
+        elif found and is_test_cell(c):
+            out.append(_grade_id(c))
     return out
 
 
@@ -162,18 +168,20 @@ def build_corpus(folder: Path, server_port: int) -> dict[str, dict]:
     bomb = _perfect()
     _cell(bomb, answers[0]).source += "\nhog = []\nwhile True:\n    hog.append(bytearray(10**8))\n"
     put("memory-bomb", bomb, expect={"status": "memory", "auto_max": full})
+    # small allocations leave no memory even for the tamper checks: still `memory`
+    fine = _perfect()
+    _cell(fine, answers[1]).source += "\nhog = []\nwhile True:\n    hog.append([0] * 1000)\n"
+    put("memory-bomb-small", fine, expect={"status": "memory", "auto_max": full})
 
     put(
         "malformed",
         raw='{"cells": [ this is not json',
         expect={"status": "invalid-notebook", "auto": 0.0},
     )
-    put(
-        "renamed",
-        perfect,
-        name="my-assignment.ipynb",
-        expect={"status": "missing-notebook", "auto": 0.0},
-    )
+    put("renamed", perfect, name=f"{SLUG} (1).ipynb", expect={"status": "ok", "auto": full})
+    put("two-candidates", perfect, name="draft.ipynb")
+    put("two-candidates", perfect, name=f"{SLUG} (1).ipynb")
+    cases["two-candidates"] = {"status": "missing-notebook", "auto": 0.0}
     (folder / "missing" / SLUG).mkdir(parents=True)
     cases["missing"] = {"status": "missing-notebook", "auto": 0.0}
 
@@ -236,14 +244,12 @@ def _read(csv_path: Path) -> dict[str, dict]:
 
 
 def _manual_points() -> float:
-    return sum(
-        float(c.metadata["nbgrader"].get("points", 0))
-        for c in _release().cells
-        if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")
-    )
+    release = _release()
+    return sum(_points(release, grade_id) for grade_id in _manual_ids(release))
 
 
-SETTINGS = dict(timeout=30, wall=150, memory_mb=2048)
+def _limits(mode: str) -> GradingLimits:
+    return GradingLimits(cell_timeout=30, notebook_wall=150, memory_mb=2048, sandbox=mode)
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +267,7 @@ def corpus(tmp_path_factory):
         submissions,
         base / "out",
         paths,
-        GradeSettings(workers=2, sandbox=mode, progress=False, **SETTINGS),
+        GradeSettings(workers=2, limits=_limits(mode), progress=False),
     )
     seconds = time.monotonic() - started
     server.close()
@@ -298,10 +304,14 @@ def test_every_case_gets_its_score_and_status(corpus):
 
 def test_reasons_say_what_happened(corpus):
     g = corpus["grades"]
-    assert "missing" in g["renamed"]["reason"] and "my-assignment.ipynb" in g["renamed"]["reason"]
+    assert f"'{SLUG} (1).ipynb'" in g["renamed"]["reason"], "the rename is stated"
+    assert "draft.ipynb" in g["two-candidates"]["reason"]
+    assert f"{SLUG} (1).ipynb" in g["two-candidates"]["reason"]
+    assert "missing" in g["missing"]["reason"]
     assert "not a valid notebook" in g["malformed"]["reason"]
     assert "time limit" in g["infinite-loop"]["reason"]
     assert "memory" in g["memory-bomb"]["reason"]
+    assert "tamper" not in g["memory-bomb-small"]["reason"]
     assert "edited" in g["edited-test"]["reason"]
     assert "deleted" in g["deleted-test"]["reason"]
     assert "numpy.allclose" in g["monkey-patch"]["reason"]
@@ -319,6 +329,142 @@ def test_sandbox_blocks_network_and_solutions(corpus):
 
 def test_submissions_are_never_modified(corpus):
     assert _digest(corpus["submissions"]) == corpus["before"]
+
+
+def test_feedback_reaches_students_by_both_routes(corpus, tmp_path):
+    """--out and nbgrader's feedback folder hold the same pages, status line included, and
+    `nbgrader release_feedback` releases every student's, collected through the exchange
+    or not (it used to stop at the first student without timestamp.txt)."""
+    work = corpus["paths"].workdir
+    pages = 0
+    for student in corpus["cases"]:
+        ours = sorted((corpus["base"] / "out" / "feedback" / student).glob("*.html"))
+        theirs = sorted((work / "feedback" / student / SLUG).glob("*.html"))
+        assert [p.name for p in ours] == [p.name for p in theirs], student
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.read_bytes() == b.read_bytes(), student
+            assert "Grading status" in a.read_text()
+        pages += len(theirs)
+    exchange = tmp_path / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)  # as on a shared machine: every user may write to the exchange
+    proc = _nbgrader(["release_feedback", SLUG, f"--Exchange.root={exchange}"], work, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    released = list((exchange / "ecomrec" / "feedback").glob("*.html"))
+    assert len(released) == pages
+
+
+def _nbgrader(args: list[str], work: Path, cwd: Path, **env) -> subprocess.CompletedProcess:
+    """An nbgrader command with the course's configuration, as `make lab` sets it up."""
+    import os
+
+    from autograder.course import tools_path
+
+    environ = dict(
+        os.environ,
+        JUPYTER_CONFIG_PATH=str(ROOT / "autograder"),
+        ECOMREC_GRADER_WORKDIR=str(work),
+        PATH=tools_path(),
+        **env,
+    )
+    environ.pop("ECOMREC_GRADEBOOK_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_grading_nbgrader_submitted_folder_in_place_changes_nothing(corpus, tmp_path):
+    """`course grade --submissions <nbgrader's submitted folder>`, as the guide shows, with
+    --workdir and --db after the subcommand: every file stays byte for byte."""
+    from nbgrader.api import Gradebook
+
+    work = tmp_path / "work"
+    submitted = work / "submitted"  # nbgrader's submitted folder for this work folder
+    for student in ("correct", "renamed", "malformed"):
+        shutil.copytree(corpus["submissions"] / student, submitted / student)
+    (submitted / "correct" / SLUG / "timestamp.txt").write_text("2026-11-30 10:00:00.000000 UTC")
+    (submitted / "correct" / SLUG / "data").mkdir()
+    (submitted / "correct" / SLUG / "data" / "notes.txt").write_text("my own data file\n")
+    files = {p: p.read_bytes() for p in submitted.rglob("*") if p.is_file()}
+    stamps = {p: p.stat().st_mtime_ns for p in files}
+    db = tmp_path / "elsewhere.db"
+    cmd = [
+        *("grade", SLUG, "--submissions", str(submitted)),
+        *("--workdir", str(work), "--db", f"sqlite:///{db}"),
+        *("--workers", "2", "--sandbox", corpus["mode"], "--timeout", "30", "--wall", "150"),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", *cmd],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    after = {p: p.read_bytes() for p in submitted.rglob("*") if p.is_file()}
+    assert after == files, "course grade changed the submissions it graded"
+    assert {p: p.stat().st_mtime_ns for p in after} == stamps
+    grades = _read(CoursePaths(workdir=work).grades_dir(SLUG) / "grades.csv")  # default --out
+    for student in ("correct", "renamed", "malformed"):
+        assert grades[student]["total"] == corpus["grades"][student]["total"], student
+        assert grades[student]["status"] == corpus["grades"][student]["status"], student
+    with Gradebook(f"sqlite:///{db}") as gb:  # --db after the subcommand was used
+        assert gb.find_submission(SLUG, "correct").score == float(grades["correct"]["total"])
+
+
+def test_grading_refuses_folders_that_overlap_its_own(corpus, tmp_path):
+    from autograder.grading import CourseError
+
+    paths = CoursePaths(workdir=tmp_path / "work")
+    subs = tmp_path / "submissions"
+    shutil.copytree(corpus["submissions"] / "correct", subs / "correct")
+    settings = GradeSettings(workers=1, limits=_limits(corpus["mode"]), progress=False)
+    before = _digest(subs)
+    with pytest.raises(CourseError, match="inside the submissions folder"):
+        grade(SLUG, subs, subs / "grades", paths, settings)
+    autograded = paths.workdir / "autograded"
+    shutil.copytree(subs, autograded)
+    with pytest.raises(CourseError, match="rewrites"):
+        grade(SLUG, autograded, tmp_path / "out", paths, settings)
+    assert _digest(subs) == before == _digest(autograded)
+
+
+def test_resume_cache_follows_the_gradebook(corpus, tmp_path):
+    """A new gradebook means grading again; so does a gradebook that lost the scores."""
+    from nbgrader.api import Gradebook
+
+    from autograder.grading import export_grades
+
+    subs = tmp_path / "submissions"
+    shutil.copytree(corpus["submissions"] / "correct", subs / "correct")
+    paths = CoursePaths(workdir=tmp_path / "work")
+    expected = corpus["grades"]["correct"]
+
+    def run(db: Path) -> tuple[int, dict]:
+        settings = GradeSettings(
+            workers=1, limits=_limits(corpus["mode"]), progress=False, db_url=f"sqlite:///{db}"
+        )
+        grade(SLUG, subs, tmp_path / "out", paths, settings)
+        run = json.loads((tmp_path / "out" / "grading-run.json").read_text())
+        return run["graded_now"], _read(tmp_path / "out" / "grades.csv")["correct"]
+
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    assert run(first) == (1, expected)
+    assert run(first) == (0, expected)  # resumed: nothing to do
+    assert run(second) == (1, expected)  # a new gradebook: graded again
+    with Gradebook(f"sqlite:///{second}") as gb:
+        gb.remove_submission(SLUG, "correct")
+    assert run(second) == (1, expected)  # same URL, scores gone: graded again
+    # and an export never reports `ok` for a student whose scores are not in the gradebook
+    ghost = {"student_id": "ghost", "status": "ok", "reason": ""}
+    rows = export_grades(SLUG, [ghost], tmp_path / "g.csv", paths, f"sqlite:///{second}")
+    assert rows[0]["status"] == "not-in-gradebook"
+    assert "run `course grade` again" in rows[0]["reason"]
 
 
 def test_feedback_for_every_student_without_hidden_tests(corpus):
@@ -355,14 +501,60 @@ def _visible_lines() -> set[str]:
 
 
 def test_class_report(corpus, tmp_path):
-    from autograder.report import write_report
+    import matplotlib.image
+
+    from autograder.report import question_points, write_report
 
     page = write_report(SLUG, corpus["base"] / "out" / "grades.csv", tmp_path)
     text = page.read_text()
-    assert (tmp_path / "scores.png").stat().st_size > 5000
-    assert (tmp_path / "failure-rates.png").stat().st_size > 5000
+    for image in ("scores.png", "failure-rates.png"):
+        height, width = matplotlib.image.imread(tmp_path / image).shape[:2]
+        assert 500 <= width <= 1200 and height <= 900, f"{image} is {width}x{height} px"
     assert f"{len(corpus['cases'])} students" in text
     assert "| tampered |" in text
+    # rates against full marks, counted again here from grades.csv
+    points = question_points(SLUG, CoursePaths())
+    graded = [
+        r
+        for r in corpus["grades"].values()
+        if r["status"] not in ("missing-notebook", "invalid-notebook")
+    ]
+    for q, (top, manual) in points.items():
+        scored = [float(r[q]) for r in graded if r[q] != ""]
+        below = sum(score < top for score in scored)
+        rate = f"{below} ({below / len(scored):.0%})" if scored else "-"
+        ungraded = len(graded) - len(scored)
+        assert f"| {q} | {top:g} | {'hand' if manual else 'tests'} | " in text
+        assert f" | {rate} | {ungraded} |" in text.split(f"| {q} |")[1].splitlines()[0]
+    written = _manual_ids(_release())[0]
+    assert corpus["grades"]["correct"][written] == "", "a written answer waits for formgrader"
+    assert "malformed, missing, two-candidates." in text
+
+
+def test_report_counts_a_question_everyone_fails(tmp_path):
+    """A question nobody gets right is a 100% failure (it used to show 0%: 'below the best')."""
+    from autograder.report import question_points, write_report
+
+    points = question_points(SLUG, CoursePaths())
+    rows = []
+    for student, status in (("a", "ok"), ("b", "ok"), ("c", "missing-notebook")):
+        row = {"student_id": student}
+        for q, (_, manual) in points.items():
+            row[q] = "" if manual and status == "ok" else 0.0
+        row.update(total=0.0, max_total=12.0, status=status, reason="")
+        rows.append(row)
+    grades = tmp_path / "grades.csv"
+    with grades.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    text = write_report(SLUG, grades, tmp_path / "report").read_text()
+    for q, (top, manual) in points.items():
+        if manual:
+            assert f"| {q} | {top:g} | hand | - | - | 2 |" in text
+        else:
+            assert f"| {q} | {top:g} | tests | 0.00 | 2 (100%) | 0 |" in text
+    assert "1 student(s): c." in text
 
 
 def test_one_worker_gives_the_same_grades(corpus, tmp_path):
@@ -375,7 +567,7 @@ def test_one_worker_gives_the_same_grades(corpus, tmp_path):
         subs,
         tmp_path / "out",
         CoursePaths(workdir=tmp_path / "work"),
-        GradeSettings(workers=1, sandbox=corpus["mode"], progress=False, **SETTINGS),
+        GradeSettings(workers=1, limits=_limits(corpus["mode"]), progress=False),
     )
     again = _read(tmp_path / "out" / "grades.csv")
     for student in subset:
@@ -409,7 +601,7 @@ def test_killed_run_resumes_and_loses_nothing(corpus, tmp_path):
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    results = work / "results" / SLUG
+    results = CoursePaths(workdir=work).results_dir(SLUG)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 1:
         time.sleep(0.5)
@@ -429,6 +621,9 @@ def test_killed_run_resumes_and_loses_nothing(corpus, tmp_path):
 
 
 def test_manual_grades_survive_a_regrade(corpus, tmp_path):
+    """A manual grade entered in formgrader is kept by a forced regrade, and formgrader does
+    not ask for it again while the submission is unchanged."""
+    from formgrader import enter_manual_grade
     from nbgrader.api import Gradebook
 
     from autograder.course import nbgrader_config
@@ -436,23 +631,25 @@ def test_manual_grades_survive_a_regrade(corpus, tmp_path):
     subs = tmp_path / "submissions"
     shutil.copytree(corpus["submissions"] / "correct", subs / "correct")
     paths = CoursePaths(workdir=tmp_path / "work")
-    settings = GradeSettings(workers=1, sandbox=corpus["mode"], progress=False, **SETTINGS)
+    settings = GradeSettings(workers=1, limits=_limits(corpus["mode"]), progress=False)
     grade(SLUG, subs, tmp_path / "out", paths, settings)
     db = str(nbgrader_config(paths).CourseDirectory.db_url)
-    manual_ids = [
-        c.metadata["nbgrader"]["grade_id"]
-        for c in _release().cells
-        if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution")
-    ]
+    manual_ids = _manual_ids(_release())
     assert manual_ids, "assignment 01 has a manually graded answer"
     with Gradebook(db) as gb:
-        g = gb.find_grade(manual_ids[0], NAME[:-6], SLUG, "correct")
-        g.manual_score = 1.5
-        gb.db.commit()
+        assert gb.find_grade(manual_ids[0], NAME[:-6], SLUG, "correct").needs_manual_grade
+    shown = enter_manual_grade(
+        db, SLUG, "correct", NAME[:-6], manual_ids[0], 1.5, "clear, cites the formula"
+    )
+    assert shown["manual_score"] == 1.5 and not shown["needs_manual_grade"]
     settings.force = True
     grade(SLUG, subs, tmp_path / "out", paths, settings)
     with Gradebook(db) as gb:
-        assert gb.find_grade(manual_ids[0], NAME[:-6], SLUG, "correct").manual_score == 1.5
+        kept = gb.find_grade(manual_ids[0], NAME[:-6], SLUG, "correct")
+        assert kept.manual_score == 1.5
+        assert not kept.needs_manual_grade, "formgrader would ask for the kept grade again"
+        comment = gb.find_comment(manual_ids[0], NAME[:-6], SLUG, "correct")
+        assert comment.manual_comment == "clear, cites the formula"
     row = _read(tmp_path / "out" / "grades.csv")["correct"]
     assert float(row["total"]) == pytest.approx(float(corpus["grades"]["correct"]["total"]) + 1.5)
     run = json.loads((tmp_path / "out" / "grading-run.json").read_text())
@@ -470,7 +667,7 @@ def test_rlimit_fallback_still_bounds_time_and_memory(corpus, tmp_path):
         subs,
         tmp_path / "out",
         CoursePaths(workdir=tmp_path / "work"),
-        GradeSettings(workers=2, sandbox="rlimit", progress=False, **SETTINGS),
+        GradeSettings(workers=2, limits=_limits("rlimit"), progress=False),
     )
     again = _read(tmp_path / "out" / "grades.csv")
     for student in subset:

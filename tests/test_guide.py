@@ -74,6 +74,18 @@ COVERED = {
     ],
     "nbgrader collect": ["tests/test_lab.py::test_formgrader_lists_the_collected_submission"],
     "nbgrader export": ["tests/test_postgres.py::test_nbgrader_export_reads_postgresql"],
+    "nbgrader generate_feedback": [
+        "tests/test_grading_cycle.py::test_documented_cycle_through_the_exchange"
+    ],
+    "nbgrader release_feedback": [
+        "tests/test_grading_cycle.py::test_documented_cycle_through_the_exchange",
+        "tests/test_grading.py::test_feedback_reaches_students_by_both_routes",
+    ],
+    "nbgrader fetch_feedback": [
+        "tests/test_grading_cycle.py::test_documented_cycle_through_the_exchange"
+    ],
+    # write_report on the grades `course grade` wrote, what `course report SLUG` reads
+    "course report": ["tests/test_grading.py::test_class_report"],
 }
 
 # Commands no test can run, with where they are run instead (that file must contain them).
@@ -81,15 +93,9 @@ RUN_ELSEWHERE = {
     "make test": (".ci/run", "it runs this test suite; CI runs it on every push"),
 }
 
-# Commands whose test is on a branch not merged yet (the nbgrader cycle of feedback): skipped
-# here with the reason, and a failure as soon as the named test file exists, to move the
-# command into COVERED with its test. Some are only in that branch's guide so far.
-PENDING = {
-    "nbgrader release_feedback": "tests/test_grading_cycle.py",
-    "nbgrader generate_feedback": "tests/test_grading_cycle.py",
-    "nbgrader fetch_feedback": "tests/test_grading_cycle.py",
-    "course report": "tests/test_grading_cycle.py",
-}
+# Commands whose test is not written yet: skipped with the reason, and a failure as soon as
+# the named test file exists, to move the command into COVERED with its test.
+PENDING: dict[str, str] = {}
 
 
 def _command_key(command: str) -> str | None:

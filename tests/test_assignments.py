@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import nbformat
 
 from autograder.checks import find_leaks, secret_lines
@@ -125,6 +126,7 @@ def test_gradebook_url_can_point_anywhere(tmp_path, monkeypatch):
     assert nbgrader_config(paths).CourseDirectory.db_url == url
 
 
+@pytest.mark.slow  # starts nbgrader through Jupyter (about a minute)
 def test_jupyter_sees_the_course_through_the_config_path(tmp_path):
     """`make lab` sets JUPYTER_CONFIG_PATH=autograder: nbgrader's tools then use this course."""
     import os

@@ -25,6 +25,8 @@ from autograder.checks import perfect_submission
 from autograder.course import CoursePaths, tools_path
 from autograder.sandbox import bwrap_available
 
+pytestmark = pytest.mark.grading  # tier: not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "01-data-and-profiles"
 NOTEBOOK = f"{SLUG}.ipynb"

@@ -42,6 +42,8 @@ from playwright.sync_api import sync_playwright
 
 from autograder.student import WORK_FOLDER, tracked_files
 
+pytestmark = pytest.mark.browser  # tier: not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SLUG = "01-data-and-profiles"

@@ -30,6 +30,8 @@ from nbgrader.utils import is_grade, is_solution
 
 from autograder.checks import perfect_submission
 
+pytestmark = pytest.mark.grading  # tier: not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "01-data-and-profiles"
 SOURCE = ROOT / "solutions" / SLUG / f"{SLUG}.ipynb"

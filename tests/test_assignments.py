@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import nbformat
+import pytest
 
 from autograder.checks import find_leaks, secret_lines
 from autograder.course import CoursePaths, assignments

@@ -133,8 +133,8 @@ class TrainResult:
         history: one row per epoch (or logged step): ``epoch`` (or ``step``), ``loss``
             (mean training loss), ``seconds`` since the start and the validation metrics.
         epochs_run: epochs (or steps) trained.
-        best_epoch: the epoch whose weights the model holds at the end (the best
-            validation score when there was validation, else the last epoch).
+        best_epoch: the epoch of the best validation score, whose weights the model holds
+            at the end unless ``restore_best=False``; without validation, the last epoch.
         best_score: the monitored validation score of `best_epoch` (None without validation).
         stopped_early: True if early stopping ended training before the planned epochs.
         seconds: wall-clock seconds of the run (shown, never used to decide anything).

@@ -22,17 +22,16 @@ deterministic: the same data and seed give the same scores.
 from __future__ import annotations
 
 import inspect
-import math
-import time
 from abc import abstractmethod
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ecomrec.schema import ITEM, SESSION, TIMESTAMP, USER
 from ecomrec.scoring import NextItemScorer, ScoringContext
+from ecomrec.training import epoch_generator, train
 
 
 def _ordered(interactions: pd.DataFrame) -> pd.DataFrame:
@@ -242,6 +241,58 @@ class Markov(Recommender):
         return scores
 
 
+class BPRFactors(torch.nn.Module):
+    """The trainable part of :class:`BPRMF`: user and item factors, item biases, the BPR loss.
+
+    ``loss((users, positives, negatives))`` is
+    ``-mean log sigmoid(x_ui - x_uj) + l2 * (|P[u]|^2 + |Q[i]|^2 + |Q[j]|^2) / batch``.
+    """
+
+    def __init__(
+        self, n_users: int, n_items: int, n_factors: int, init_std: float, l2: float, seed: int
+    ) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.user_factors = torch.nn.Parameter(
+            torch.randn((n_users, n_factors), generator=generator) * init_std
+        )
+        self.item_factors = torch.nn.Parameter(
+            torch.randn((n_items, n_factors), generator=generator) * init_std
+        )
+        self.item_bias = torch.nn.Parameter(torch.zeros(n_items))
+        self.l2 = l2
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        users, positives, negatives = batch
+        user_vectors = self.user_factors[users]
+        pos_vectors, neg_vectors = self.item_factors[positives], self.item_factors[negatives]
+        margin = (user_vectors * (pos_vectors - neg_vectors)).sum(dim=1) + (
+            self.item_bias[positives] - self.item_bias[negatives]
+        )
+        penalty = user_vectors.pow(2).sum() + pos_vectors.pow(2).sum() + neg_vectors.pow(2).sum()
+        return -torch.nn.functional.logsigmoid(margin).mean() + self.l2 * penalty / len(users)
+
+
+def bpr_batches(
+    users: torch.Tensor, items: torch.Tensor, n_items: int, batch_size: int, seed: int
+) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+    """The batch source of :class:`BPRMF`: ``batches(epoch)`` yields (users, positives, negatives).
+
+    Each epoch shuffles the interactions and draws one negative per interaction uniformly
+    from the other items (the positive shifted by 1..n_items-1), from (seed, epoch) only.
+    """
+
+    def batches(epoch: int):
+        generator = epoch_generator(seed, epoch)
+        order = torch.randperm(len(users), generator=generator)
+        shift = torch.randint(1, n_items, (len(users),), generator=generator)
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            yield users[rows], items[rows], (items[rows] + shift[rows]) % n_items
+
+    return batches
+
+
 class BPRMF(Recommender):
     """Matrix factorisation trained with Bayesian Personalised Ranking (Rendle et al., 2009).
 
@@ -254,17 +305,16 @@ class BPRMF(Recommender):
     The model ignores histories (it is a long-term-taste model). Users with no
     training interaction get a zero user vector, i.e. are scored by item bias only.
 
-    Training runs `epochs` passes over the interactions but stops early after
-    `max_seconds` (checked after each batch), so a lesson has a hard time bound on a
-    slow machine; `stopped_early_` records whether that happened and `history_` holds
-    per-epoch mean loss and elapsed seconds. The defaults were chosen on the validation
+    Training runs exactly `epochs` passes over the interactions with
+    :func:`ecomrec.training.train` (Adam); `training_` is its
+    :class:`~ecomrec.training.TrainResult` and `history_` its per-epoch rows. `time_limit`
+    is only a safety net that raises an error. The defaults were chosen on the validation
     split of the shipped ShopSim: with ~25 interactions per user, BPR overfits quickly,
     so a fairly strong `l2` (0.01 per example) and 20 epochs beat weaker regularisation
     (NDCG@10 0.072 against 0.045 for l2=1e-5 and 30 epochs).
 
-    Everything random comes from one ``torch.Generator`` seeded with `seed`, so the same
-    seed gives the same scores (at the same `n_threads`; it is 1 by default because
-    multi-thread PyTorch slows badly on a busy shared CPU).
+    Everything random comes from `seed`, so the same seed gives the same scores (with the
+    threads fixed, see :func:`ecomrec.training.fix_threads`).
     """
 
     def __init__(
@@ -276,8 +326,7 @@ class BPRMF(Recommender):
         l2: float = 0.01,
         init_std: float = 0.05,
         seed: int = 0,
-        max_seconds: float = 60.0,
-        n_threads: int = 1,
+        time_limit: float | None = None,
         progress: bool = True,
     ) -> None:
         self.n_factors = n_factors
@@ -287,8 +336,7 @@ class BPRMF(Recommender):
         self.l2 = l2
         self.init_std = init_std
         self.seed = seed
-        self.max_seconds = max_seconds
-        self.n_threads = n_threads
+        self.time_limit = time_limit
         self.progress = progress
 
     def fit(
@@ -304,77 +352,28 @@ class BPRMF(Recommender):
             raise ValueError(f"user ids must be in 0..{n_users - 1}")
         _item_counts(train_interactions, n_items)  # validates item ids
 
-        previous_threads = torch.get_num_threads()
-        torch.set_num_threads(self.n_threads)
-        try:
-            self._train(torch.tensor(users), torch.tensor(items), n_users, n_items)
-        finally:
-            torch.set_num_threads(previous_threads)
-
-        user_factors = self._user_factors.detach().numpy().astype(np.float64)
+        factors = BPRFactors(n_users, n_items, self.n_factors, self.init_std, self.l2, self.seed)
+        self.training_ = train(
+            factors,
+            bpr_batches(
+                torch.tensor(users), torch.tensor(items), n_items, self.batch_size, self.seed
+            ),
+            self.epochs,
+            lr=self.lr,
+            seed=self.seed,
+            time_limit=self.time_limit,
+            name="BPR-MF",
+            progress=self.progress,
+        )
+        self.history_ = self.training_.history
+        user_factors = factors.user_factors.detach().numpy().astype(np.float64)
         user_factors[np.bincount(users, minlength=n_users) == 0] = 0.0
         self.user_factors_ = user_factors
-        self.item_factors_ = self._item_factors.detach().numpy().astype(np.float64)
-        self.item_bias_ = self._item_bias.detach().numpy().astype(np.float64)
-        del self._user_factors, self._item_factors, self._item_bias
+        self.item_factors_ = factors.item_factors.detach().numpy().astype(np.float64)
+        self.item_bias_ = factors.item_bias.detach().numpy().astype(np.float64)
         self.n_users = n_users
         self.n_items = n_items
         return self
-
-    def _train(self, users: torch.Tensor, items: torch.Tensor, n_users: int, n_items: int) -> None:
-        generator = torch.Generator().manual_seed(self.seed)
-        shape_u, shape_i = (n_users, self.n_factors), (n_items, self.n_factors)
-        user_factors = (torch.randn(shape_u, generator=generator) * self.init_std).requires_grad_()
-        item_factors = (torch.randn(shape_i, generator=generator) * self.init_std).requires_grad_()
-        item_bias = torch.zeros(n_items, requires_grad=True)
-        self._user_factors, self._item_factors, self._item_bias = (
-            user_factors,
-            item_factors,
-            item_bias,
-        )
-        optimizer = torch.optim.Adam([user_factors, item_factors, item_bias], lr=self.lr)
-
-        n_rows = len(users)
-        n_batches = math.ceil(n_rows / self.batch_size)
-        self.history_: list[dict[str, float]] = []
-        self.stopped_early_ = False
-        start = time.perf_counter()
-        bar = tqdm(range(self.epochs), desc="BPR-MF", disable=not self.progress, leave=False)
-        for epoch in bar:
-            order = torch.randperm(n_rows, generator=generator)
-            # Negative = positive shifted by 1..n_items-1: uniform over the other items.
-            shift = torch.randint(1, n_items, (n_rows,), generator=generator)
-            total_loss, rows_done = 0.0, 0
-            for batch in range(n_batches):
-                rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-                u, pos = users[rows], items[rows]
-                neg = (pos + shift[rows]) % n_items
-                user_vectors = user_factors[u]
-                pos_vectors, neg_vectors = item_factors[pos], item_factors[neg]
-                margin = (user_vectors * (pos_vectors - neg_vectors)).sum(dim=1) + (
-                    item_bias[pos] - item_bias[neg]
-                )
-                penalty = (
-                    user_vectors.pow(2).sum() + pos_vectors.pow(2).sum() + neg_vectors.pow(2).sum()
-                )
-                loss = -torch.nn.functional.logsigmoid(margin).mean() + self.l2 * penalty / len(
-                    rows
-                )
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total_loss += loss.item() * len(rows)
-                rows_done += len(rows)
-                if time.perf_counter() - start > self.max_seconds:
-                    self.stopped_early_ = True
-                    break
-            mean_loss = total_loss / max(rows_done, 1)
-            elapsed = time.perf_counter() - start
-            self.history_.append({"epoch": epoch + 1, "loss": mean_loss, "seconds": elapsed})
-            bar.set_postfix(loss=f"{mean_loss:.4f}")
-            if self.stopped_early_:
-                break
-        bar.close()
 
     def score(self, context: ScoringContext) -> np.ndarray:
         """Scores for the context's users; their histories and session flags are not read."""

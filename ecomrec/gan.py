@@ -14,10 +14,12 @@ identities, so they stay finite when ``D`` is confident: ``log D = logsigmoid(l)
   original minimax game. It saturates: when ``D`` rejects the fakes its gradient vanishes.
 - :func:`non_saturating_generator_loss`: ``-log D(G(z))``, same fixed point, strong gradients
   early on; what practitioners use.
-- :func:`seed_sign_error_loss`: the article's ``-1/2 [log D(x) - log(1 - D(G(z)))]``, kept to
+- :func:`article_sign_error_loss`: the article's ``-1/2 [log D(x) - log(1 - D(G(z)))]``, kept to
   show what the wrong sign does.
 
-Training (:func:`train_gan`) is bounded by steps and seconds, seeded, and records snapshots
+Training (:func:`train_gan`) is bounded by steps (a time limit only as a safety net that
+raises an error), seeded, returns a :class:`GANRun` (a :class:`ecomrec.training.TrainResult`
+with the two networks) and records snapshots
 of generated samples; :func:`mode_report` and :func:`sliced_wasserstein` turn samples into
 numbers (modes covered, share of good samples, distance to the true mixture).
 """
@@ -25,7 +27,6 @@ numbers (modes covered, share of good samples, distance to the true mixture).
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,7 +36,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-GENERATOR_LOSSES = ("non-saturating", "minimax", "seed-sign-error")
+from ecomrec.training import TimeLimit, TrainResult
+
+GENERATOR_LOSSES = ("non-saturating", "minimax", "article-sign-error")
 
 
 # --------------------------------------------------------------------------- losses
@@ -54,7 +57,7 @@ def non_saturating_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -F.logsigmoid(fake_logits).mean()
 
 
-def seed_sign_error_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def article_sign_error_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The article's loss ``-1/2 mean[log D(x) - log(1 - D(G(z)))]`` (sign error on purpose).
 
     A discriminator that minimises it is rewarded for calling the fakes *real*; a generator
@@ -143,15 +146,14 @@ def mlp(
 
 
 @dataclass
-class GANRun:
-    """What :func:`train_gan` returns: the two networks, their history and snapshots."""
+class GANRun(TrainResult):
+    """What :func:`train_gan` returns: a :class:`~ecomrec.training.TrainResult` (history
+    rows per logged step: ``step``, ``loss`` (the generator's), ``d_loss``, ``g_loss``,
+    ``d_real``, ``d_fake``, ``seconds``) plus the two networks and the snapshots."""
 
-    generator: nn.Module
-    discriminator: nn.Module
-    history: list[dict[str, float]] = field(default_factory=list)
+    generator: nn.Module | None = None
+    discriminator: nn.Module | None = None
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
-    stopped_early: bool = False
-    seconds: float = 0.0
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """`n` generated points from noise drawn with `seed`, float32 (n, 2)."""
@@ -184,18 +186,19 @@ def train_gan(
     n_snapshot: int = 1000,
     log_every: int = 50,
     seed: int = 0,
-    max_seconds: float = 60.0,
+    time_limit: float | None = None,
     progress: bool = True,
 ) -> GANRun:
     """Alternate `d_steps` discriminator updates and `g_steps` generator updates, `steps` times.
 
     `generator_loss` picks the game: ``"non-saturating"`` (D: cross-entropy, G:
     ``-log D(G(z))``), ``"minimax"`` (D: cross-entropy, G: ``log(1 - D(G(z)))``) or
-    ``"seed-sign-error"`` (D minimises the article's loss, G maximises it). Only the player
+    ``"article-sign-error"`` (D minimises the article's loss, G maximises it). Only the player
     being updated receives gradients: the other one's parameters are not in its optimiser,
-    and the real data and noise are fresh each step. Stops after `max_seconds`
-    (`stopped_early` then says so). Snapshots of `n_snapshot` generated points are taken
-    after the listed steps (0 = before training) from one fixed noise batch.
+    and the real data and noise are fresh each step. Runs exactly `steps` steps;
+    `time_limit` is only a safety net that raises an error. Snapshots of `n_snapshot`
+    generated points are taken after the listed steps (0 = before training) from one
+    fixed noise batch.
     """
     if generator_loss not in GENERATOR_LOSSES:
         raise ValueError(f"generator_loss must be one of {GENERATOR_LOSSES}")
@@ -207,7 +210,7 @@ def train_gan(
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     fixed_noise = torch.randn(n_snapshot, noise_dim, generator=noise_gen)
-    run = GANRun(generator, discriminator)
+    run = GANRun(generator=generator, discriminator=discriminator)
     wanted = set(snapshot_steps)
 
     def snapshot(step: int) -> None:
@@ -216,7 +219,7 @@ def train_gan(
                 run.snapshots[step] = generator(fixed_noise).numpy()
 
     snapshot(0)
-    start = time.perf_counter()
+    limit = TimeLimit(time_limit, f"GAN ({generator_loss})")
     d_loss = g_loss = torch.tensor(0.0)
     d_real = d_fake = torch.zeros(1)
     for step in tqdm(range(1, steps + 1), desc=f"GAN ({generator_loss})", disable=not progress):
@@ -225,8 +228,8 @@ def train_gan(
             with torch.no_grad():
                 fake = generator(torch.randn(batch_size, noise_dim, generator=noise_gen))
             d_real, d_fake = discriminator(real), discriminator(fake)
-            if generator_loss == "seed-sign-error":
-                d_loss = seed_sign_error_loss(d_real, d_fake)
+            if generator_loss == "article-sign-error":
+                d_loss = article_sign_error_loss(d_real, d_fake)
             else:
                 d_loss = discriminator_loss(d_real, d_fake)
             opt_d.zero_grad()
@@ -242,7 +245,7 @@ def train_gan(
                 g_loss = minimax_generator_loss(fake_logits)
             else:  # the generator plays the other side of the (wrong) value
                 real_logits = discriminator(torch.from_numpy(mixture.sample(batch_size, rng)))
-                g_loss = -seed_sign_error_loss(real_logits, fake_logits)
+                g_loss = -article_sign_error_loss(real_logits, fake_logits)
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
@@ -251,16 +254,17 @@ def train_gan(
             run.history.append(
                 {
                     "step": step,
+                    "loss": float(g_loss.detach()),
                     "d_loss": float(d_loss.detach()),
                     "g_loss": float(g_loss.detach()),
                     "d_real": float(torch.sigmoid(d_real.detach()).mean()),
                     "d_fake": float(torch.sigmoid(d_fake.detach()).mean()),
+                    "seconds": limit.elapsed(),
                 }
             )
-        if time.perf_counter() - start > max_seconds:
-            run.stopped_early = True
-            break
-    run.seconds = time.perf_counter() - start
+        run.epochs_run = run.best_epoch = step
+        limit.check(f"step {step}")
+    run.seconds = limit.elapsed()
     return run
 
 

@@ -87,8 +87,9 @@ def plot_training_curves(
         history: per-epoch records, as a list of dicts (e.g. ``BPRMF().history_``), a
             dict of lists, or a DataFrame. An ``epoch`` column, if present, is the x axis.
         columns: which quantities to draw; default all numeric columns except
-            ``epoch`` and ``seconds``. Put quantities of very different scale on
-            separate axes (call twice) to keep both readable.
+            ``epoch`` and ``seconds``. Missing values (a metric measured only every few
+            epochs) are skipped, so each line joins the epochs where it was measured. Put
+            quantities of very different scale on separate axes (call twice).
     """
     frame = pd.DataFrame(history)
     if frame.empty:
@@ -99,7 +100,14 @@ def plot_training_curves(
         columns = [name for name in numeric if name not in ("epoch", "seconds")]
     ax = _axes(ax)
     for name in columns:
-        ax.plot(epochs.to_numpy(), frame[name].to_numpy(), marker="o", markersize=3, label=name)
+        measured = frame[name].notna().to_numpy()  # e.g. a metric validated every few epochs
+        ax.plot(
+            epochs.to_numpy()[measured],
+            frame[name].to_numpy()[measured],
+            marker="o",
+            markersize=3,
+            label=name,
+        )
     ax.set_xlabel("epoch")
     ax.legend()
     ax.grid(True, alpha=0.3)

@@ -253,15 +253,15 @@ def test_trained_cell_rejects_the_library_training_loop_but_not_a_helper_of_that
     good = _lookup(task, _corrupted(task, 0.0))
     uses_library = run_cell(
         "from ecomrec.text import train_mle\n\n"
-        "def train_generator(model, prompts, tokens, seed, max_seconds):\n"
-        "    train_mle(model, prompts, tokens, seed=seed, max_seconds=max_seconds)\n",
+        "def train_generator(model, prompts, tokens, seed):\n"
+        "    train_mle(model, prompts, tokens, seed=seed)\n",
         generator_base,
     )
     with pytest.raises(AssertionError, match=r"\['train_mle'\]"):
         _grade(uses_library, good, hidden=False)
     uses_attribute = run_cell(
         "import ecomrec.text\n\n"
-        "def train_generator(model, prompts, tokens, seed, max_seconds):\n"
+        "def train_generator(model, prompts, tokens, seed):\n"
         "    ecomrec.text.mle_loss(model, prompts, tokens)\n",
         generator_base,
     )
@@ -270,7 +270,7 @@ def test_trained_cell_rejects_the_library_training_loop_but_not_a_helper_of_that
     own_helper = run_cell(
         "def mle_loss(logits, targets):\n"
         "    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0)\n\n"
-        "def train_generator(model, prompts, tokens, seed, max_seconds):\n"
+        "def train_generator(model, prompts, tokens, seed):\n"
         "    mle_loss(model(prompts, tokens[:, :-1]), tokens[:, 1:])\n",
         generator_base,
     )

@@ -10,6 +10,7 @@ from ecomrec.baselines import BPRMF, ItemCooccurrence, Markov, Popularity
 from ecomrec.metrics import auc, target_ranks
 from ecomrec.schema import ITEM, SESSION, TIMESTAMP, USER
 from ecomrec.scoring import ScoringContext as Context
+from ecomrec.training import TrainingTimeLimitError
 
 
 def make_log(sequences: list[list[int]], session_length: int = 1000) -> pd.DataFrame:
@@ -108,7 +109,7 @@ def test_bprmf_learns_a_planted_two_block_structure():
     assert learned_auc > 0.9
     assert learned_auc > random_auc + 0.3
     assert model.history_[-1]["loss"] < model.history_[0]["loss"]
-    assert not model.stopped_early_
+    assert model.training_.epochs_run == 60 and len(model.history_) == 60
 
 
 def test_bprmf_is_deterministic_for_a_seed():
@@ -123,11 +124,14 @@ def test_bprmf_is_deterministic_for_a_seed():
     assert not np.allclose(first, other_seed)
 
 
-def test_bprmf_respects_max_seconds_and_zeroes_unseen_users():
+def test_bprmf_time_limit_fails_loudly_and_unseen_users_get_zero_vectors():
     log, _, _ = two_block_log(seed=2)
-    model = BPRMF(n_factors=4, epochs=1000, batch_size=8, max_seconds=0.0, progress=False)
+    slow = BPRMF(n_factors=4, epochs=100_000, batch_size=8, time_limit=0.01, progress=False)
+    with pytest.raises(TrainingTimeLimitError, match="'BPR-MF' passed its time limit"):
+        slow.fit(log, n_items=40, n_users=45)
+    model = BPRMF(n_factors=4, epochs=2, batch_size=8, progress=False)
     model.fit(log, n_items=40, n_users=45)
-    assert model.stopped_early_ and len(model.history_) == 1
+    assert len(model.history_) == 2
     assert np.all(model.user_factors_[40:] == 0)
     assert np.array_equal(model.score(Context([44], [[]]))[0], model.item_bias_)
     with pytest.raises(ValueError, match="users must be in"):

@@ -214,9 +214,14 @@ def test_training_is_deterministic_and_learns_a_planted_structure():
         return history, evaluate_link_predictor(model, x, graph, split.test, test_neg)
 
     (h1, m1), (h2, m2) = run(), run()
-    assert [r["loss"] for r in h1] == [r["loss"] for r in h2]
+    assert h1.epochs_run == 100 and [r["loss"] for r in h1.history] == [
+        r["loss"] for r in h2.history
+    ]
     assert m1 == m2
     assert m1["auc"] > 0.8
+    validated = [r for r in h1.history if "valid_auc" in r]
+    assert [r["epoch"] for r in validated] == list(range(5, 101, 5))
+    assert h1.best_score == max(r["valid_auc"] for r in validated)
 
 
 def test_user_features_and_co_purchase_graph():
@@ -334,8 +339,8 @@ def test_bpr_sampler_draws_unseen_negatives_reproducibly():
     user_item = np.unique(np.stack([rng.integers(0, 10, 60), rng.integers(0, 8, 60)]), axis=1)
     observed = set(map(tuple, user_item.T.tolist()))
     a, b = BPRSampler(user_item, 8, batch_size=16, seed=3), BPRSampler(user_item, 8, 16, seed=3)
-    for _ in range(3):
-        batches_a, batches_b = a.epoch(), b.epoch()
+    for epoch in (1, 2, 3, 2):  # an epoch's batches depend on (seed, epoch) only
+        batches_a, batches_b = a(epoch), b(epoch)
         assert len(batches_a) == len(a) == -(-user_item.shape[1] // 16)
         parts = zip(*batches_a, strict=True)
         users, positives, negatives = (torch.cat(part).numpy() for part in parts)

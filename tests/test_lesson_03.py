@@ -65,6 +65,7 @@ def _check_gan_toy(r):
     # Keras rebuilds the non-saturating GAN and agrees within the stated tolerance
     keras, torch_run, tol = r["keras"], runs["non-saturating"], r["keras_tolerance"]
     assert r["keras_agrees"]
+    assert keras["steps"] == r["steps"]["non-saturating"]  # the same number of steps
     for key, bound in tol.items():
         assert abs(keras[key] - torch_run[key]) <= bound, key
     assert keras["modes_covered"] >= 7

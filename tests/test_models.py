@@ -32,10 +32,10 @@ from ecomrec.models.sequences import (
     session_start_flags,
     training_windows,
 )
-from ecomrec.models.training import train_model
 from ecomrec.scoring import ScoringContext
+from ecomrec.training import epoch_generator, fix_threads, train
 
-torch.set_num_threads(1)
+fix_threads(1)
 
 
 # ---------------------------------------------------------------- sequences and batches
@@ -230,13 +230,14 @@ def gru_training_run(seed, max_epochs=8, patience=10):
             scores[row, history] = -np.inf
         return {"hit@1": float(np.mean(scores.argmax(axis=1) == np.arange(2, 7)))}
 
-    result = train_model(
+    result = train(
         model,
-        lambda gen: iterate_batches(items, flags, n_items=12, batch_size=8, generator=gen),
-        validate,
+        lambda epoch: iterate_batches(
+            items, flags, n_items=12, batch_size=8, generator=epoch_generator(seed, epoch)
+        ),
+        max_epochs,
+        validate=validate,
         monitor="hit@1",
-        max_epochs=max_epochs,
-        max_seconds=60,
         patience=patience,
         lr=0.05,
         seed=seed,
@@ -258,48 +259,7 @@ def test_training_is_deterministic_for_a_seed_and_learns():
     assert result_a.best_score == 1.0  # "i is followed by i + 1" is learnt exactly
 
 
-class Scripted(torch.nn.Module):
-    """A model whose validation score is scripted; its weight records the epoch."""
-
-    def __init__(self):
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.zeros(1))
-        self.epoch = 0
-
-    def loss(self, batch):
-        return (self.weight - 1.0).pow(2).sum()
-
-
-def test_early_stopping_restores_the_best_epoch():
-    scores = [0.1, 0.3, 0.2, 0.25, 0.29, 0.9]
-    model = Scripted()
-    seen_weights = []
-
-    def validate(m):
-        seen_weights.append(m.weight.item())
-        return {"ndcg@10": scores[len(seen_weights) - 1]}
-
-    result = train_model(
-        model, lambda gen: [None], validate, max_epochs=6, patience=3, lr=0.1, progress=False
-    )
-    assert result.stopped_because == "early_stopping"
-    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4, 5]  # epoch 6 never runs
-    assert result.best_epoch == 2 and result.best_score == 0.3
-    assert model.weight.item() == seen_weights[1]  # the weights of epoch 2
-
-
-def test_training_stops_at_the_time_limit():
-    model = Scripted()
-    result = train_model(
-        model,
-        lambda gen: [None] * 10,
-        lambda m: {"ndcg@10": 0.0},
-        max_epochs=100,
-        max_seconds=1e-9,
-        progress=False,
-    )
-    assert result.stopped_because == "max_seconds"
-    assert len(result.history) == 1 and result.history[0]["epoch"] == 1
+# Early stopping, best-weight restore and the time limit: tests/test_training.py.
 
 
 # ---------------------------------------------------------------- the click model
@@ -374,8 +334,8 @@ def test_click_mlp_learns_a_signal_and_calibration_bins_are_equal_count():
     torch.manual_seed(0)
     model = ClickMLP(len(NUMERIC_FEATURES), [3, 3]).fit_scaler(numeric)
 
-    def batches(gen):
-        order = torch.randperm(n, generator=gen)
+    def batches(epoch):
+        order = torch.randperm(n, generator=epoch_generator(0, epoch))
         for i in range(0, n, 256):
             rows = order[i : i + 256]
             yield numeric[rows], categorical[rows], label[rows]
@@ -383,7 +343,7 @@ def test_click_mlp_learns_a_signal_and_calibration_bins_are_equal_count():
     def validate(m):
         return {"auc": auc(label.numpy(), m.predict_proba(numeric, categorical))}
 
-    train_model(model, batches, validate, monitor="auc", max_epochs=15, lr=0.01, progress=False)
+    train(model, batches, 15, validate=validate, monitor="auc", lr=0.01, progress=False)
     assert validate(model)["auc"] > 0.8
     table = calibration_table(label.numpy(), model.predict_proba(numeric, categorical), n_bins=4)
     assert table["count"].tolist() == [500] * 4

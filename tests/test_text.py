@@ -15,11 +15,11 @@ from ecomrec import schema as S
 from ecomrec.datasets import load_shopsim
 from ecomrec.gan import (
     RingMixture,
+    article_sign_error_loss,
     discriminator_loss,
     minimax_generator_loss,
     mode_report,
     non_saturating_generator_loss,
-    seed_sign_error_loss,
     sliced_wasserstein,
     train_gan,
 )
@@ -29,6 +29,7 @@ from ecomrec.text import (
     SequenceDiscriminator,
     TransformerGenerator,
     Vocabulary,
+    adversarial_finetune,
     attribute_accuracy,
     check_attributes,
     corpus_bleu,
@@ -40,10 +41,12 @@ from ecomrec.text import (
     sample,
     self_bleu,
     tokenize,
+    train_discriminator,
     train_mle,
 )
+from ecomrec.training import TrainingTimeLimitError, TrainResult, fix_threads
 
-torch.set_num_threads(1)
+fix_threads(1)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +62,17 @@ def test_tokenizer_round_trips_every_description(items):
 
 def test_tokenizer_splits_words_and_punctuation():
     assert tokenize("Meet the 2-in-1 laptop: budget-friendly, 30 days.") == [
-        "Meet", "the", "2-in-1", "laptop", ":", "budget-friendly", ",", "30", "days", "."
-    ]  # fmt: skip
+        "Meet",
+        "the",
+        "2-in-1",
+        "laptop",
+        ":",
+        "budget-friendly",
+        ",",
+        "30",
+        "days",
+        ".",
+    ]
 
 
 def test_vocabulary_encode_decode_and_unknown():
@@ -214,8 +226,10 @@ def test_training_and_sampling_are_deterministic(tiny_task):
         return model, log
 
     (a, log_a), (b, log_b) = run(), run()
-    assert log_a.history[-1]["train_loss"] == log_b.history[-1]["train_loss"]
-    assert log_a.history[-1]["train_loss"] < log_a.history[0]["train_loss"]
+    assert log_a.epochs_run == 2 and [r["loss"] for r in log_a.history] == [
+        r["loss"] for r in log_b.history
+    ]
+    assert log_a.history[-1]["loss"] < log_a.history[0]["loss"]
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
     s1, s2 = sample(a, prompts, 1.0, seed=9), sample(a, prompts, 1.0, seed=9)
@@ -223,6 +237,32 @@ def test_training_and_sampling_are_deterministic(tiny_task):
     assert not torch.equal(s1, sample(a, prompts, 1.0, seed=10))
     greedy = sample(a, prompts, 0.0, seed=1)
     assert torch.equal(greedy, sample(a, prompts, 0.0, seed=2))  # greedy ignores the seed
+
+
+def test_discriminator_and_adversarial_runs_are_bounded_by_steps(tiny_task):
+    vocab, prompts, tokens = tiny_task
+
+    def run():
+        torch.manual_seed(2)
+        generator = ConditionalGRU(len(vocab), dim=16, hidden_dim=16)
+        discriminator = SequenceDiscriminator(len(vocab))
+        fake = sample(generator, prompts, 1.0, seed=3)
+        warm = train_discriminator(
+            discriminator, prompts, tokens, fake, epochs=2, seed=4, progress=False
+        )
+        adv = adversarial_finetune(
+            generator, discriminator, prompts, tokens, steps=3, batch_size=8, seed=5, progress=False
+        )
+        return warm, adv
+
+    (warm_a, adv_a), (warm_b, adv_b) = run(), run()
+    assert isinstance(warm_a, TrainResult) and warm_a.epochs_run == 2
+    assert isinstance(adv_a, TrainResult) and adv_a.epochs_run == 3
+    assert [r["step"] for r in adv_a.history] == [1, 2, 3]
+    assert [r["loss"] for r in warm_a.history] == [r["loss"] for r in warm_b.history]
+    assert [(r["loss"], r["reward"]) for r in adv_a.history] == [
+        (r["loss"], r["reward"]) for r in adv_b.history
+    ]
 
 
 # --------------------------------------------------------------------------- GAN
@@ -238,8 +278,8 @@ def test_gan_losses_exact_values():
     assert non_saturating_generator_loss(fake).item() == pytest.approx(
         -np.log(d_fake).mean(), rel=1e-6
     )
-    seed_value = -0.5 * (np.log(d_real) - np.log(1 - d_fake)).mean()
-    assert seed_sign_error_loss(real, fake).item() == pytest.approx(seed_value, rel=1e-6)
+    article_value = -0.5 * (np.log(d_real) - np.log(1 - d_fake)).mean()
+    assert article_sign_error_loss(real, fake).item() == pytest.approx(article_value, rel=1e-6)
     # at D = 1/2 everywhere the discriminator loss is log 4
     zero = torch.zeros(3)
     assert discriminator_loss(zero, zero).item() == pytest.approx(math.log(4))
@@ -275,5 +315,10 @@ def test_train_gan_is_deterministic_and_sign_error_fools_nobody():
     mixture = RingMixture()
     runs = [train_gan(mixture, steps=30, batch_size=64, seed=4, progress=False) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].sample(50), runs[1].sample(50))
-    wrong = train_gan(mixture, "seed-sign-error", steps=60, batch_size=64, seed=4, progress=False)
+    assert isinstance(runs[0], TrainResult) and runs[0].epochs_run == 30
+    with pytest.raises(TrainingTimeLimitError, match="GAN"):
+        train_gan(mixture, steps=10_000, batch_size=64, time_limit=0.05, progress=False)
+    wrong = train_gan(
+        mixture, "article-sign-error", steps=60, batch_size=64, seed=4, progress=False
+    )
     assert wrong.history[-1]["d_fake"] > 0.9  # the discriminator calls the fakes real

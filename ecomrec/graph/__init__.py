@@ -38,17 +38,19 @@ from ecomrec.graph.layers import (
     layer_combined_logits,
 )
 from ecomrec.graph.lightgcn import (
+    BPRObjective,
     BPRSampler,
     LightGCN,
     LightGCNRecommender,
     bpr_loss,
     lightgcn_layers,
-    train_lightgcn,
 )
 from ecomrec.graph.links import (
     EdgeSplit,
+    LinkObjective,
     average_precision,
     evaluate_link_predictor,
+    link_batches,
     link_prediction_metrics,
     link_scores,
     sample_negative_edges,
@@ -65,6 +67,7 @@ from ecomrec.graph.social import (
 )
 
 __all__ = [
+    "BPRObjective",
     "BPRSampler",
     "CommonNeighbourScore",
     "EdgeSplit",
@@ -104,7 +107,8 @@ __all__ = [
     "ranking_and_diversity",
     "sample_negative_edges",
     "split_edges",
-    "train_lightgcn",
+    "LinkObjective",
+    "link_batches",
     "train_link_predictor",
     "undirected_edges",
     "user_features",

@@ -1,4 +1,4 @@
-"""Link prediction: held-out edge splits, negative sampling, metrics and a training loop.
+"""Link prediction: held-out edge splits, negative sampling, metrics, batches and an objective.
 
 The protocol that keeps the evaluation honest:
 
@@ -12,16 +12,16 @@ The protocol that keeps the evaluation honest:
 
 from __future__ import annotations
 
-import copy
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from torch import nn
 
 from ecomrec.graph.adjacency import MessageGraph
 from ecomrec.metrics import auc
+from ecomrec.training import TrainResult, train
 
 
 @dataclass(frozen=True)
@@ -159,55 +159,55 @@ def evaluate_link_predictor(
     )
 
 
-def train_link_predictor(
-    model: torch.nn.Module,
-    x: torch.Tensor,
+class LinkObjective(nn.Module):
+    """Binary cross-entropy of a link predictor: ``loss(batch)`` for :func:`ecomrec.training.train`.
+
+    `model` is any module called as ``model(x, graph, pairs)`` that returns one logit per
+    pair; a batch is ``(graph, pairs, labels)`` from :func:`link_batches`.
+    """
+
+    def __init__(self, model: nn.Module, x: torch.Tensor) -> None:
+        super().__init__()
+        self.model = model
+        self.x = x  # a plain attribute: the node features are data, not weights
+
+    def loss(self, batch: tuple[MessageGraph, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        graph, pairs, labels = batch
+        return nn.functional.binary_cross_entropy_with_logits(
+            self.model(self.x, graph, pairs), labels
+        )
+
+
+def link_batches(
     train_edges: np.ndarray,
-    valid_edges: np.ndarray,
-    valid_negatives: np.ndarray,
-    *,
+    n_nodes: int,
     target_fraction: float = 0.3,
-    epochs: int = 200,
-    max_seconds: float = 30.0,
-    lr: float = 0.01,
-    weight_decay: float = 0.0,
-    eval_every: int = 5,
     viewed=None,
     bought=None,
     seed: int = 0,
-    progress: bool = True,
-    desc: str = "link prediction",
-) -> list[dict[str, float]]:
-    """Full-batch training with binary cross-entropy on edges against fresh non-edges.
+) -> Callable[[int], list[tuple[MessageGraph, torch.Tensor, torch.Tensor]]]:
+    """The batch source of full-batch link prediction: ``batches(epoch)`` is one batch.
 
     Each epoch hides a random `target_fraction` of the training edges from the message
-    graph and asks the model to find them among as many random non-edges (drawn anew,
-    excluding training edges only): training then looks like the test, where the
-    edge to predict never carries a message. With ``target_fraction=0`` every training
-    edge is both a message and a target. One Adam step per epoch; the validation AUC is
-    measured every `eval_every` epochs on the full training graph, and the model keeps
-    the weights of its best validation check. Training stops after `epochs` or
-    `max_seconds`, whichever comes first. Returns the history (one row per check).
+    graph and asks for them among as many random non-edges (drawn anew, excluding the
+    training edges only): training then looks like the test, where the edge to predict
+    never carries a message. With ``target_fraction=0`` every training edge is both a
+    message and a target. The draws come from a generator seeded with (seed, epoch), so
+    PyTorch and Keras fed from the same source train on the same batches.
     `viewed` and `bought` (user-item matrices) are handed to every :class:`MessageGraph`.
     """
     if not 0.0 <= target_fraction < 1.0:
         raise ValueError("target_fraction must be in [0, 1)")
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    n_nodes = x.shape[0]
-    full_graph = MessageGraph(train_edges, n_nodes, viewed, bought)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     n_edges = train_edges.shape[1]
     n_targets = max(1, round(target_fraction * n_edges)) if target_fraction > 0 else n_edges
     labels = torch.cat([torch.ones(n_targets), torch.zeros(n_targets)])
-    history: list[dict[str, float]] = []
-    best_auc, best_state = -1.0, copy.deepcopy(model.state_dict())
-    start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
-        model.train()
-        if target_fraction > 0:
+    full_graph = (
+        MessageGraph(train_edges, n_nodes, viewed, bought) if target_fraction == 0 else None
+    )
+
+    def batches(epoch: int):
+        rng = np.random.default_rng([seed, epoch])
+        if full_graph is None:
             order = rng.permutation(n_edges)
             targets = train_edges[:, order[:n_targets]]
             graph = MessageGraph(train_edges[:, order[n_targets:]], n_nodes, viewed, bought)
@@ -215,27 +215,57 @@ def train_link_predictor(
             targets, graph = train_edges, full_graph
         negatives = sample_negative_edges(n_nodes, n_targets, train_edges, rng)
         pairs = torch.as_tensor(np.concatenate([targets, negatives], axis=1))
-        loss = loss_fn(model(x, graph, pairs), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        elapsed = time.perf_counter() - start
-        last = epoch == epochs - 1 or elapsed > max_seconds
-        if (epoch + 1) % eval_every == 0 or last:
-            valid = evaluate_link_predictor(model, x, full_graph, valid_edges, valid_negatives)
-            if valid["auc"] > best_auc:
-                best_auc, best_state = valid["auc"], copy.deepcopy(model.state_dict())
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "loss": loss.item(),
-                    "valid_auc": valid["auc"],
-                    "seconds": elapsed,
-                }
-            )
-            bar.set_postfix(loss=f"{loss.item():.3f}", valid_auc=f"{valid['auc']:.3f}")
-        if last:
-            break
-    bar.close()
-    model.load_state_dict(best_state)
-    return history
+        return [(graph, pairs, labels)]
+
+    return batches
+
+
+def train_link_predictor(
+    model: nn.Module,
+    x: torch.Tensor,
+    train_edges: np.ndarray,
+    valid_edges: np.ndarray,
+    valid_negatives: np.ndarray,
+    *,
+    epochs: int,
+    target_fraction: float = 0.3,
+    lr: float = 0.01,
+    weight_decay: float = 0.0,
+    eval_every: int = 5,
+    viewed=None,
+    bought=None,
+    seed: int = 0,
+    time_limit: float | None = None,
+    progress: bool = True,
+    name: str = "link prediction",
+) -> TrainResult:
+    """Full-batch link prediction with :func:`ecomrec.training.train`: one Adam step per epoch.
+
+    The batches come from :func:`link_batches` and the loss from :class:`LinkObjective`.
+    Every `eval_every` epochs (and after the last) the validation AUC and AP (``valid_auc``,
+    ``valid_ap``) are measured on the full training graph; the model keeps the weights of
+    the best validation AUC. Training runs exactly `epochs` epochs; `time_limit` is only a
+    safety net that raises an error.
+    """
+    full_graph = MessageGraph(train_edges, x.shape[0], viewed, bought)
+
+    def validate(objective: LinkObjective) -> dict[str, float]:
+        metrics = evaluate_link_predictor(
+            objective.model, x, full_graph, valid_edges, valid_negatives
+        )
+        return {f"valid_{key}": value for key, value in metrics.items()}
+
+    return train(
+        LinkObjective(model, x),
+        link_batches(train_edges, x.shape[0], target_fraction, viewed, bought, seed),
+        epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        validate=validate,
+        monitor="valid_auc",
+        validate_every=eval_every,
+        seed=seed,
+        time_limit=time_limit,
+        name=name,
+        progress=progress,
+    )

@@ -6,8 +6,9 @@
 - :mod:`ecomrec.models.gru`: the RNN cell from its formula, the GRU next-item model.
 - :mod:`ecomrec.models.attention`: the causal self-attention (SASRec-style) next-item model.
 - :mod:`ecomrec.models.click`: past-only click features, the click MLP, calibration bins.
-- :mod:`ecomrec.models.training`: a seeded training loop bounded by epochs and seconds, with
-  early stopping on a validation metric and a progress bar.
+
+Every model here owns its objective (``model.loss(batch)``) and is trained by the course's one
+loop, :func:`ecomrec.training.train`.
 """
 
 from ecomrec.models.attention import SelfAttentionNextItem, causal_mask
@@ -22,7 +23,6 @@ from ecomrec.models.sequences import (
     query_batch,
     training_windows,
 )
-from ecomrec.models.training import TrainingResult, train_model
 
 __all__ = [
     "ClickMLP",
@@ -30,7 +30,6 @@ __all__ = [
     "ItemEncoder",
     "NextItemModel",
     "SelfAttentionNextItem",
-    "TrainingResult",
     "UserSequences",
     "calibration_table",
     "causal_mask",
@@ -43,6 +42,5 @@ __all__ = [
     "pad_right",
     "query_batch",
     "rnn_cell_step",
-    "train_model",
     "training_windows",
 ]

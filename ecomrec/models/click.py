@@ -117,7 +117,7 @@ class ClickMLP(nn.Module):
 
     ``loss(batch)`` is the binary cross-entropy (log-loss) of a batch
     ``(numeric, categorical, label)``, so the model trains with
-    :func:`ecomrec.models.training.train_model`. Standardisation statistics come from
+    :func:`ecomrec.training.train`. Standardisation statistics come from
     the training rows (:meth:`fit_scaler`), never from the rows evaluated.
     """
 

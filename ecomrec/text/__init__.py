@@ -29,12 +29,14 @@ from ecomrec.text.metrics import corpus_bleu, distinct_n, ngrams, self_bleu
 from ecomrec.text.models import ConditionalGRU, SequenceDiscriminator, TransformerGenerator
 from ecomrec.text.tokenizer import Vocabulary, detokenize, tokenize
 from ecomrec.text.training import (
-    TrainingLog,
+    DiscriminatorObjective,
+    MLEObjective,
     adversarial_finetune,
     discriminator_accuracy,
     mle_loss,
     sample,
     sequence_log_probs,
+    shuffled_batches,
     train_discriminator,
     train_mle,
 )
@@ -45,9 +47,10 @@ __all__ = [
     "AttributeCodec",
     "ConditionalGRU",
     "DescriptionTask",
+    "DiscriminatorObjective",
     "HeldOutSplit",
+    "MLEObjective",
     "SequenceDiscriminator",
-    "TrainingLog",
     "TransformerGenerator",
     "Vocabulary",
     "adversarial_finetune",
@@ -69,6 +72,7 @@ __all__ = [
     "score_samples",
     "self_bleu",
     "sequence_log_probs",
+    "shuffled_batches",
     "temperature_sweep",
     "tokenize",
     "tokenized",

@@ -1,20 +1,19 @@
-"""Training loops and sampling for the description generators.
+"""Training and sampling for the description generators.
 
 - :func:`train_mle`: maximum likelihood (teacher forcing, cross-entropy on the next token).
 - :func:`sample`: write descriptions one token at a time at a given temperature.
 - :func:`train_discriminator`: real descriptions against a generator's samples.
 - :func:`adversarial_finetune`: SeqGAN-style policy gradient from a discriminator's reward.
 
-Every loop is bounded by a number of epochs or steps *and* by `max_seconds`, shows a
-progress bar, and draws all its randomness from generators seeded with `seed`, so the same
-seed on the same machine gives the same model (PyTorch runs one thread by default in
-these loops; see the course's design notes).
+The first two supervised ones run the course's one loop, :func:`ecomrec.training.train`;
+the adversarial one keeps its own step logic and returns the same
+:class:`~ecomrec.training.TrainResult`. Each is bounded by a number of epochs or steps
+only (an optional `time_limit` is a safety net that raises an error), and draws all its
+randomness from generators seeded with `seed`, so the same seed gives the same model
+(with the threads fixed, see :func:`ecomrec.training.fix_threads`).
 """
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -22,6 +21,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ecomrec.gan import discriminator_loss
+from ecomrec.training import TimeLimit, TrainResult, epoch_generator, train
 
 PAD, BOS, EOS = 0, 1, 2
 
@@ -48,13 +48,29 @@ def _trim(tokens: torch.Tensor) -> torch.Tensor:
     return tokens[:, : int(used.max()) + 1] if len(used) else tokens[:, :1]
 
 
-@dataclass
-class TrainingLog:
-    """Per-epoch (or per-step) records, total seconds and whether the time limit stopped it."""
+class MLEObjective(nn.Module):
+    """``loss((attributes, tokens))``: :func:`mle_loss` of `model`, padding columns trimmed."""
 
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
-    stopped_early: bool = False
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        attributes, tokens = batch
+        return mle_loss(self.model, attributes, _trim(tokens))
+
+
+def shuffled_batches(*tensors: torch.Tensor, batch_size: int, seed: int):
+    """Batch source: ``batches(epoch)`` yields rows of `tensors`, shuffled by (seed, epoch)."""
+    n = len(tensors[0])
+
+    def batches(epoch: int):
+        order = torch.randperm(n, generator=epoch_generator(seed, epoch))
+        for begin in range(0, n, batch_size):
+            rows = order[begin : begin + batch_size]
+            yield tuple(t[rows] for t in tensors)
+
+    return batches
 
 
 def train_mle(
@@ -67,48 +83,40 @@ def train_mle(
     weight_decay: float = 1e-4,
     valid: tuple[torch.Tensor, torch.Tensor] | None = None,
     seed: int = 0,
-    max_seconds: float = 60.0,
+    time_limit: float | None = None,
     progress: bool = True,
-) -> TrainingLog:
+) -> TrainResult:
     """Maximum-likelihood training with AdamW, gradient clipping at 1 and a cosine schedule.
 
-    `valid` = (attributes, tokens) adds a per-epoch ``valid_loss`` (no model selection is
-    done on it). Returns the log; the model is trained in place.
+    Runs :func:`ecomrec.training.train` for exactly `epochs` epochs. `valid` =
+    (attributes, tokens) adds a per-epoch ``valid_loss``; no model selection is done on
+    it (the last epoch's weights are kept). The model is trained in place.
     """
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # dropout masks
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    n_batches = -(-len(tokens) // batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * n_batches)
-    log, start = TrainingLog(), time.perf_counter()
-    bar = tqdm(range(1, epochs + 1), desc=f"MLE {type(model).__name__}", disable=not progress)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(len(tokens), generator=generator)
-        total = 0.0
-        for b in range(n_batches):
-            rows = order[b * batch_size : (b + 1) * batch_size]
-            loss = mle_loss(model, attributes[rows], _trim(tokens[rows]))
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total += float(loss.detach()) * len(rows)
-        record = {"epoch": epoch, "train_loss": total / len(tokens)}
-        if valid is not None:
-            model.eval()
-            with torch.no_grad():
-                record["valid_loss"] = float(mle_loss(model, valid[0], _trim(valid[1])))
-        record["seconds"] = time.perf_counter() - start
-        log.history.append(record)
-        bar.set_postfix(loss=f"{record['train_loss']:.3f}")
-        if record["seconds"] > max_seconds:
-            log.stopped_early = True
-            break
-    model.eval()
-    log.seconds = time.perf_counter() - start
-    return log
+    n_steps = epochs * -(-len(tokens) // batch_size)
+    validate = None
+    if valid is not None:
+
+        def validate(objective: MLEObjective) -> dict[str, float]:
+            return {"valid_loss": float(mle_loss(objective.model, valid[0], _trim(valid[1])))}
+
+    return train(
+        MLEObjective(model),
+        shuffled_batches(attributes, tokens, batch_size=batch_size, seed=seed),
+        epochs,
+        lr=lr,
+        optimizer="adamw",
+        weight_decay=weight_decay,
+        clip_grad_norm=1.0,
+        scheduler=lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=n_steps),
+        validate=validate,
+        monitor="valid_loss" if valid is not None else None,
+        higher_is_better=False,
+        restore_best=False,
+        seed=seed,
+        time_limit=time_limit,
+        name=f"MLE {type(model).__name__}",
+        progress=progress,
+    )
 
 
 @torch.no_grad()
@@ -160,6 +168,19 @@ def _pad_like(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     )
 
 
+class DiscriminatorObjective(nn.Module):
+    """``loss((attributes, real, fake))``: :func:`ecomrec.gan.discriminator_loss` of the model."""
+
+    def __init__(self, discriminator: nn.Module) -> None:
+        super().__init__()
+        self.discriminator = discriminator
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        attributes, real, fake = batch
+        d = self.discriminator
+        return discriminator_loss(d(attributes, real), d(attributes, fake))
+
+
 def train_discriminator(
     discriminator: nn.Module,
     attributes: torch.Tensor,
@@ -169,36 +190,25 @@ def train_discriminator(
     batch_size: int = 64,
     lr: float = 2e-3,
     seed: int = 0,
-    max_seconds: float = 30.0,
+    time_limit: float | None = None,
     progress: bool = True,
-) -> TrainingLog:
+) -> TrainResult:
     """Train `discriminator` to tell `real` rows (label 1) from `fake` rows (label 0).
 
-    Row i of `real` and of `fake` share the attributes ``attributes[i]``.
+    Row i of `real` and of `fake` share the attributes ``attributes[i]``. Adam for exactly
+    `epochs` epochs with :func:`ecomrec.training.train`.
     """
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr)
     real, fake = _pad_like(real, fake)
-    log, start = TrainingLog(), time.perf_counter()
-    discriminator.train()
-    for epoch in tqdm(range(1, epochs + 1), desc="discriminator", disable=not progress):
-        order = torch.randperm(len(real), generator=generator)
-        total = 0.0
-        for b in range(0, len(order), batch_size):
-            rows = order[b : b + batch_size]
-            a = attributes[rows]
-            loss = discriminator_loss(discriminator(a, real[rows]), discriminator(a, fake[rows]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(rows)
-        log.history.append({"epoch": epoch, "loss": total / len(real)})
-        if time.perf_counter() - start > max_seconds:
-            log.stopped_early = True
-            break
-    discriminator.eval()
-    log.seconds = time.perf_counter() - start
-    return log
+    return train(
+        DiscriminatorObjective(discriminator),
+        shuffled_batches(attributes, real, fake, batch_size=batch_size, seed=seed),
+        epochs,
+        lr=lr,
+        seed=seed,
+        time_limit=time_limit,
+        name="discriminator",
+        progress=progress,
+    )
 
 
 @torch.no_grad()
@@ -228,9 +238,9 @@ def adversarial_finetune(
     temperature: float = 1.0,
     baseline_decay: float = 0.9,
     seed: int = 0,
-    max_seconds: float = 60.0,
+    time_limit: float | None = None,
     progress: bool = True,
-) -> TrainingLog:
+) -> TrainResult:
     """Policy-gradient (REINFORCE) fine-tuning of `generator` against `discriminator`.
 
     Each step: the generator writes descriptions for a batch of training attributes; the
@@ -252,7 +262,7 @@ def adversarial_finetune(
     generator.eval()  # no dropout: the policy that samples is the policy that is updated
     discriminator.train()
     baseline = None
-    log, start = TrainingLog(), time.perf_counter()
+    result, limit = TrainResult(), TimeLimit(time_limit, "adversarial fine-tuning")
     for step in tqdm(range(1, steps + 1), desc="adversarial", disable=not progress):
         rows = torch.randint(len(real), (batch_size,), generator=rng)
         a = attributes[rows]
@@ -277,18 +287,18 @@ def adversarial_finetune(
         nn.utils.clip_grad_norm_(generator.parameters(), 1.0)
         opt_g.step()
         baseline = baseline_decay * baseline + (1 - baseline_decay) * mean_reward
-        log.history.append(
+        result.history.append(
             {
                 "step": step,
+                "loss": float(loss.detach()),
                 "d_loss": float(d_loss.detach()),
                 "reward": mean_reward,
-                "seconds": time.perf_counter() - start,
+                "seconds": limit.elapsed(),
             }
         )
-        if time.perf_counter() - start > max_seconds:
-            log.stopped_early = True
-            break
+        result.epochs_run = result.best_epoch = step
+        limit.check(f"step {step}")
     generator.eval()
     discriminator.eval()
-    log.seconds = time.perf_counter() - start
-    return log
+    result.seconds = limit.elapsed()
+    return result

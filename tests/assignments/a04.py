@@ -236,7 +236,7 @@ ASSIGNMENT = Assignment(
     skipped_cells=frozenset({TRAINING_CELL}),
     training_cell=TRAINING_CELL,
     trained_test=TRAINED_TEST,
-    assigned_names=frozenset({"model", "history"}),
+    assigned_names=frozenset({"model", "run"}),
     training_calls=frozenset({"train_friendship_model"}),
     wrong_answer_errors=(AssertionError, RuntimeError),
 )

@@ -6,11 +6,10 @@ install`) is not possible here."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from debian import apt_install, can_install
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,22 +27,15 @@ def find_or_install_chromium() -> Path:
     for candidate in filter(None, candidates):
         if Path(candidate).is_file():
             return Path(candidate)
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
+    if not can_install():
         pytest.fail(
             f"no Chromium at {CHROMIUM}, and it cannot be installed here (needs root and "
             "apt-get): install Debian's `chromium` package (apt-get install chromium), or set "
             "CHROMIUM_PATH to a Chromium or Chrome binary, and rerun",
             pytrace=False,
         )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = [apt, "install", "-y", "-q", "chromium"]
-    proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:  # stale package lists: refresh once and retry
-        subprocess.run([apt, "update", "-q"], env=env, capture_output=True, check=False)
-        proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
+    tail = apt_install("chromium")
     if not CHROMIUM.is_file():
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
         pytest.fail(
             f"`apt-get install chromium` did not install {CHROMIUM}:\n{tail}", pytrace=False
         )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from debian import apt_install, can_install
 from nbgrader.api import Gradebook
 from nbgrader.utils import is_grade, is_solution
 
@@ -58,21 +59,14 @@ def _find_or_install_postgres() -> Path:
     bindir = _postgres_bindir()
     if bindir is not None:
         return bindir
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
+    if not can_install():
         pytest.skip(
             "PostgreSQL is not installed and cannot be installed here (needs root and "
             "apt-get): install Debian's `postgresql` package (its initdb and pg_ctl) and rerun"
         )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = [apt, "install", "-y", "-q", "postgresql"]
-    proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:  # stale package lists: refresh once and retry
-        subprocess.run([apt, "update", "-q"], env=env, capture_output=True, check=False)
-        proc = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
+    tail = apt_install("postgresql")
     bindir = _postgres_bindir()
     if bindir is None:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
         pytest.fail(f"`apt-get install postgresql` did not install initdb:\n{tail}", pytrace=False)
     return bindir
 

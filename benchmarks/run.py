@@ -142,6 +142,7 @@ def time_book(work: Path) -> dict:
 def make_submissions(folder: Path, slug: str, n: int) -> None:
     """n submissions from the release: a third perfect, a third half done, a third untouched."""
     import nbformat
+    from nbgrader import utils
 
     from autograder.checks import perfect_submission
 
@@ -149,7 +150,7 @@ def make_submissions(folder: Path, slug: str, n: int) -> None:
     source = ROOT / "solutions" / slug / f"{slug}.ipynb"
     perfect = perfect_submission(source, release)
     half = nbformat.read(release, as_version=4)
-    answers = [c for c in perfect.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    answers = [c for c in perfect.cells if utils.is_solution(c)]
     for cell in half.cells:
         meta = cell.metadata.get("nbgrader", {})
         for answer in answers[: len(answers) // 2]:

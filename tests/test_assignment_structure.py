@@ -17,6 +17,7 @@ import warnings
 import pytest
 from assignments import ASSIGNMENTS
 from assignments.spec import Assignment, base_namespace
+from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 from nbsource import cell, is_solution_code, is_test_cell, nbgrader, run_cell
 
@@ -33,11 +34,11 @@ def _run_quietly(source: str, namespace: dict, name: str) -> dict:
 @each
 def test_points_match_the_syllabus(assignment: Assignment):
     nb = assignment.read()
-    graded = {nbgrader(c)["grade_id"]: nbgrader(c) for c in nb.cells if nbgrader(c).get("grade")}
-    assert {gid: meta["points"] for gid, meta in graded.items()} == assignment.points
-    assert all(meta["points"] > 0 for meta in graded.values())
-    auto = sum(m["points"] for m in graded.values() if not m["solution"])
-    manual = sum(m["points"] for m in graded.values() if m["solution"])
+    graded = [c for c in nb.cells if utils.is_grade(c)]
+    assert {nbgrader(c)["grade_id"]: nbgrader(c)["points"] for c in graded} == assignment.points
+    assert all(nbgrader(c)["points"] > 0 for c in graded)
+    auto = sum(nbgrader(c)["points"] for c in graded if not utils.is_solution(c))
+    manual = sum(nbgrader(c)["points"] for c in graded if utils.is_solution(c))
     assert (auto, manual) == assignment.totals
     assert assignment.intro_total in cell(nb, "intro").source
 
@@ -48,11 +49,11 @@ def test_cell_roles_are_consistent(assignment: Assignment):
         meta = nbgrader(c)
         gid = meta["grade_id"]
         if is_solution_code(c):
-            assert not meta["grade"] and not meta["locked"], gid
+            assert not utils.is_grade(c) and not utils.is_locked(c), gid
             assert c.source.count("### BEGIN SOLUTION") == c.source.count("### END SOLUTION")
             assert "### BEGIN SOLUTION" in c.source, gid
         elif is_test_cell(c):
-            assert meta["locked"] and not meta["solution"], gid
+            assert utils.is_locked(c) and not utils.is_solution(c), gid
             source = c.source
             assert source.count("### BEGIN HIDDEN TESTS") == 1, gid
             assert source.count("### END HIDDEN TESTS") == 1, gid
@@ -70,10 +71,10 @@ def test_cell_roles_are_consistent(assignment: Assignment):
             }
             assert "tqdm" not in source, gid
             assert not called & assignment.training_calls, gid
-        elif c.cell_type == "markdown" and meta["solution"]:
-            assert meta["grade"] and not meta["locked"], gid
+        elif c.cell_type == "markdown" and utils.is_solution(c):
+            assert utils.is_grade(c) and not utils.is_locked(c), gid
         else:
-            assert meta["locked"] and not meta["grade"] and not meta["solution"], gid
+            assert utils.is_locked(c) and not utils.is_grade(c) and not utils.is_solution(c), gid
 
 
 @each

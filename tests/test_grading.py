@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader import utils
+from nbsource import is_solution_code
 
 from autograder.checks import perfect_submission
 from autograder.course import CoursePaths
@@ -58,12 +59,8 @@ def _cell(nb, grade_id):
     return next(c for c in nb.cells if _grade_id(c) == grade_id)
 
 
-def _is_answer(cell) -> bool:
-    return cell.cell_type == "code" and utils.is_solution(cell)
-
-
 def _answer_ids(nb) -> list[str]:
-    return [_grade_id(c) for c in nb.cells if _is_answer(c)]
+    return [_grade_id(c) for c in nb.cells if is_solution_code(c)]
 
 
 def _test_ids(nb) -> list[str]:
@@ -80,7 +77,7 @@ def _tests_after(nb, answer_id) -> list[str]:
     for c in nb.cells:
         if _grade_id(c) == answer_id:
             found = True
-        elif found and _is_answer(c):
+        elif found and is_solution_code(c):
             break
         elif found and is_test_cell(c):
             out.append(_grade_id(c))

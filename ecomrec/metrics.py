@@ -153,6 +153,21 @@ def hit_rate_at_k(ranks: np.ndarray, k: int) -> float:
     return float(np.mean(ranks <= k))
 
 
+def ndcg_gains(ranks: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@K of each row for one relevant item: 1/log2(rank + 1) if rank <= k, else 0.
+
+    The per-row values behind :func:`ndcg_at_k`, for intervals over users
+    (:func:`ecomrec.compare.paired_bootstrap`).
+
+    Example:
+        >>> ndcg_gains(np.array([1, 3, 11]), k=10).tolist()
+        [1.0, 0.5, 0.0]
+    """
+    _check_k(k)
+    ranks = np.asarray(ranks, dtype=np.float64)
+    return np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0)
+
+
 def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
     """Mean NDCG@K for one relevant item per row: 1/log2(rank + 1) if rank <= k, else 0.
 
@@ -162,10 +177,7 @@ def ndcg_at_k(ranks: np.ndarray, k: int) -> float:
         >>> ndcg_at_k(np.array([1, 3, 11]), k=10)  # (1 + 0.5 + 0) / 3
         0.5
     """
-    _check_k(k)
-    ranks = np.asarray(ranks, dtype=np.float64)
-    gains = np.where(ranks <= k, 1.0 / np.log2(ranks + 1.0), 0.0)
-    return float(np.mean(gains))
+    return float(np.mean(ndcg_gains(ranks, k)))
 
 
 def mrr(ranks: np.ndarray, k: int | None = None) -> float:
@@ -291,7 +303,23 @@ def expected_ndcg_at_k(
     exclude: ExcludeLists = None,
     k: int = 10,
 ) -> float:
-    """Mean over rows of the NDCG@K expected when the target is drawn from `true_probs`.
+    """Mean over rows of :func:`expected_ndcg_gains` (see there).
+
+    Example:
+        >>> scores = np.array([[3.0, 2.0, 1.0]])
+        >>> round(expected_ndcg_at_k(scores, np.array([[0.5, 0.5, 0.0]]), k=2), 4)
+        0.8155
+    """
+    return float(expected_ndcg_gains(scores, true_probs, exclude, k).mean())
+
+
+def expected_ndcg_gains(
+    scores: np.ndarray,
+    true_probs: np.ndarray,
+    exclude: ExcludeLists = None,
+    k: int = 10,
+) -> np.ndarray:
+    """Per row, the NDCG@K expected when the target is drawn from `true_probs`.
 
     For a row with target distribution p, this is ``sum_i p_i * NDCG@K(rank_i)`` where
     rank_i is item i's rank under the same pessimistic tie rule as :func:`target_ranks`.
@@ -311,8 +339,8 @@ def expected_ndcg_at_k(
 
     Example:
         >>> scores = np.array([[3.0, 2.0, 1.0]])
-        >>> round(expected_ndcg_at_k(scores, np.array([[0.5, 0.5, 0.0]]), k=2), 4)
-        0.8155
+        >>> expected_ndcg_gains(scores, np.array([[0.5, 0.5, 0.0]]), k=2).round(4).tolist()
+        [0.8155]
     """
     scores = _check_scores(scores)
     _check_k(k)
@@ -343,7 +371,7 @@ def expected_ndcg_at_k(
         gains[np.take_along_axis(excluded, order, axis=1)] = 0.0
         sorted_probs = np.take_along_axis(true_probs[rows], order, axis=1)
         expected[rows] = (sorted_probs * gains).sum(axis=1)
-    return float(expected.mean())
+    return expected
 
 
 def evaluate_ranking(

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
+from ecomrec.progress import tqdm
 from ecomrec.training import TimeLimit, TrainResult
 
 GENERATOR_LOSSES = ("non-saturating", "minimax", "article-sign-error")

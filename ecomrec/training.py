@@ -35,7 +35,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from ecomrec.progress import tqdm
 
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",

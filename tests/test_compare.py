@@ -79,3 +79,20 @@ def test_claims_glue_the_supported_text_and_refuse_a_repeated_name():
     with pytest.raises(ValueError, match="twice"):
         claims.claim("x", True, "yes", "no", glue_it=False)
     assert claims.as_dict() == {"x": False}
+
+
+def test_progress_bars_are_one_final_line_in_the_book_build(monkeypatch, capsys):
+    from ecomrec import progress
+
+    monkeypatch.setenv(progress.STATIC_OUTPUT_VARIABLE, "1")
+    bar = progress.tqdm(range(4), desc="GRU", unit="epoch")
+    for _ in bar:
+        bar.set_postfix(loss=0.5)
+    for _ in progress.tqdm(range(3), desc="inner", leave=False):
+        pass
+    out, err = capsys.readouterr()
+    assert err == ""  # nothing on stderr: no red box on the page
+    assert out.splitlines() == [out.strip()] and out.startswith("GRU: 100% 4/4 [")
+    assert "loss=0.5" in out and "inner" not in out
+    monkeypatch.setenv(progress.STATIC_OUTPUT_VARIABLE, "0")
+    assert not isinstance(progress.tqdm(range(1), disable=True), progress._FinalLine)

@@ -31,6 +31,7 @@ RESULTS_PAGE = "book/results"
 EXERCISES = "exercises/"
 LESSONS = "lessons/"
 WORKERS_VARIABLE = "ECOMREC_BOOK_WORKERS"  # how many lessons execute at once (default: cores)
+STATIC_OUTPUT_VARIABLE = "ECOMREC_STATIC_OUTPUT"  # ecomrec.progress: one final line per bar
 
 _EXERCISE_BOX = """\
 :::{{admonition}} Work on this exercise in JupyterLab
@@ -143,6 +144,10 @@ def _exercise_box(app, docname: str, source: list[str]) -> None:
 
 
 def setup(app):
+    # Lessons executed for the site print each progress bar as one final line, not a widget
+    # frozen mid-run (ecomrec.progress); the kernels inherit this from the build.
+    os.environ[STATIC_OUTPUT_VARIABLE] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # and no "Loading weights" bars either
     app.connect("env-before-read-docs", _read_last)
     app.connect("env-before-read-docs", _execute_lessons_in_parallel)
     app.connect("env-get-outdated", _always_reread_results)

@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from ecomrec.gan import discriminator_loss
+from ecomrec.progress import tqdm
 from ecomrec.training import TimeLimit, TrainResult, epoch_generator, train
 
 PAD, BOS, EOS = 0, 1, 2

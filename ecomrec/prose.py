@@ -1,8 +1,9 @@
 """Numbers and claims in a lesson's prose, produced by the run (MyST-NB ``glue``).
 
 A lesson never types a measured number into its Markdown. A code cell computes it and
-glues it under a name; the Markdown cites it with ``{glue:text}`0ndcg_gru:.4f``` or, for
-a sentence, ``{glue:}`agree_sentence```. A claim ("the two frameworks agree") is glued
+glues it under a name; the Markdown cites a number with ``{glue:text}`ndcg_gru:.4f``` and a
+phrase or sentence (glued as Markdown, so it shows without quotes) with
+``{glue:md}`agree_sentence```. A claim ("the two frameworks agree") is glued
 from the check that decides it, so the page says what the run shows, and the lesson
 records the check so that a test fails when the run no longer supports what the lesson
 teaches.
@@ -29,10 +30,16 @@ def glue_value(name: str, value: Any) -> Any:
 
 
 def glue_text(name: str, text: str) -> str:
-    """Glue a sentence or phrase under `name` without displaying it (cite with ``{glue:}``)."""
+    """Glue a phrase or sentence under `name` as Markdown (cite it with ``{glue:md}``).
+
+    A plain ``str`` would be glued as its repr, quotes included; Markdown shows the text.
+    """
     if not isinstance(text, str):
         raise TypeError(f"glue_text({name!r}) takes a str, got {type(text).__name__}")
-    return glue_value(name, text)
+    from IPython.display import Markdown
+
+    glue_value(name, Markdown(text))
+    return text
 
 
 class Claims:

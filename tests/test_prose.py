@@ -41,8 +41,8 @@ def test_every_cited_glue_name_is_glued_by_a_code_cell(path):
 
 
 def test_glue_role_pattern_reads_both_forms():
-    text = "GRU {glue:text}`gru_ndcg:.4f`, and {glue}`agree_sentence`."
-    assert set(GLUE_ROLE.findall(text)) == {"gru_ndcg", "agree_sentence"}
+    text = "GRU {glue:text}`gru_ndcg:.4f`, {glue:md}`agree_sentence` and {glue}`fig`."
+    assert set(GLUE_ROLE.findall(text)) == {"gru_ndcg", "agree_sentence", "fig"}
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)

@@ -70,7 +70,7 @@ class Comparison:
         if self.a_beats_b:
             return f"{name_a} beats {name_b} by {self.interval_text()}"
         if self.high < 0:
-            return f"{name_a} is below {name_b} by {self.interval_text()}"
+            return f"{name_a} is below {name_b}: {self.interval_text()}"
         return f"{name_a} and {name_b} are within noise of each other: {self.interval_text()}"
 
     def as_dict(self) -> dict[str, float | int | bool]:

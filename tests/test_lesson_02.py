@@ -59,6 +59,36 @@ def check_sequence_models(r: dict) -> None:
     assert expected["text neighbours"] < expected["co-occurrence"]
 
 
+def check_comparisons(r: dict) -> None:
+    """The paired-bootstrap intervals the lesson prints are of the recorded models, and the
+    headline (the best neural model beats the best simple baseline) holds beyond the noise."""
+    m, best_simple, best_neural = r["models"], r["best_simple_baseline"], r["best_neural"]
+    vs_best = r["vs_best_simple"]
+    assert set(vs_best) == set(m) - {best_simple}
+    for name, c in vs_best.items():
+        assert c["mean_a"] == pytest.approx(m[name][EXPECTED], rel=1e-9), name
+        assert c["mean_b"] == pytest.approx(m[best_simple][EXPECTED], rel=1e-9), name
+        assert c["relative"] == pytest.approx(c["mean_a"] / c["mean_b"] - 1), name
+        assert c["low"] <= c["relative"] <= c["high"], name
+        assert c["n_users"] == 3000 and c["n_resamples"] >= 1000, name
+        assert c["a_beats_b"] == (c["low"] > 0), name
+    assert vs_best[best_neural]["a_beats_b"], "the headline gain must be beyond the noise"
+    assert vs_best["oracle"]["a_beats_b"] and vs_best["popularity"]["high"] < 0
+    comparisons = r["comparisons"]
+    assert "self-attention vs co-occurrence" in comparisons
+    assert comparisons[f"{best_neural} vs co-occurrence within sessions"]["a_beats_b"]
+    claims = r["claims"]
+    for name in (
+        "neural_margin_5pct",
+        "neural_beats_best_baseline",
+        "gain_within_sessions",
+        "curves_level_off",
+        "click_mlp_wins",
+    ):
+        assert claims[name] is True, name
+    assert claims["neural_margin_5pct"] == (r["neural_margin_expected"] >= 0.05)
+
+
 def check_click_model(r: dict) -> None:
     click = r["click_model"]
     mlp, constant = click["MLP"], click["constant (train click rate)"]
@@ -80,6 +110,7 @@ def check_keras_agrees(r: dict, tf_results: dict) -> None:
     difference = keras[EXPECTED] / torch_[EXPECTED] - 1
     assert tf_results["relative_difference_expected"] == pytest.approx(difference)
     assert abs(difference) <= tolerance and tf_results["agree"] is True
+    assert tf_results["claims"] == {"agree": True}  # the page glues its verdict from this check
     # both implementations learn what the lesson's GRU learns, and beat the best baseline
     best_simple = r["models"][r["best_simple_baseline"]][EXPECTED]
     for model in (keras, torch_):
@@ -101,5 +132,6 @@ def test_lesson_02_numbers(built_book):
     r = load_results("02-interest-modeling")
     check_training(r)
     check_sequence_models(r)
+    check_comparisons(r)
     check_click_model(r)
     check_keras_agrees(r, load_results("02-interest-modeling-tensorflow"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ecomrec.datasets.truth import MixtureWeights
 from ecomrec.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +65,21 @@ def test_lesson_01_numbers(built_book):
     assert r["models"]["popularity"]["coverage@10"] < 0.05
     assert 0.3 < r["dataset"]["top_decile_view_share"] < 0.6
     assert r["profile_top_category_accuracy"] > 5 / 30  # far above a random category
+    # the intervals in the results table compare the recorded models with the best baseline
+    best = r["best_baseline"]
+    vs_best = r["vs_best_baseline"]
+    assert set(vs_best) == set(m) - {best}
+    for name, c in vs_best.items():
+        assert c["mean_a"] == pytest.approx(m[name], rel=1e-9), name
+        assert c["mean_b"] == pytest.approx(m[best], rel=1e-9), name
+        assert c["low"] <= c["relative"] <= c["high"], name
+    assert vs_best["oracle"]["a_beats_b"] and vs_best["popularity"]["high"] < 0
+    # the oracle's mixture weights shown on the page are the simulator's own
+    assert r["mixture_weights"] == vars(MixtureWeights())
+    assert sum(r["mixture_weights"].values()) == pytest.approx(1.0)
+    assert set(r["claims"]) == {
+        "longer_history_better_profile",
+        "sequence_baselines_better_within_sessions",
+        "bpr_weaker_than_sequence",
+        "oracle_far_ahead",
+    }

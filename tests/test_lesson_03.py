@@ -44,6 +44,18 @@ def _check_language_models(r):
         assert sweep["0"]["attribute_accuracy"] > sweep["1.2"]["attribute_accuracy"]
     # a model that learned the grammar has a test loss near its ~0.2 nats/token of free choice
     assert r["final_valid_loss"]["GRU (MLE)"] < 0.4
+    # the grammar is no BLEU ceiling: the recorded bootstrap reproduces the sweep's greedy BLEU
+    # and the oracle's, and its interval brackets the point estimate
+    greedy = r["bleu_vs_oracle"]["greedy"]
+    assert greedy["mean_a"] == pytest.approx(gru["0"]["bleu4"], abs=1e-12)
+    assert greedy["mean_b"] == pytest.approx(oracle["bleu4"], abs=1e-12)
+    best = r["bleu_vs_oracle"]["best"]
+    best_t = f"{r['bleu_vs_oracle']['best_temperature']:g}"
+    best_sweep = r["sweeps"][r["bleu_vs_oracle"]["best_model"]]
+    assert best["mean_a"] == pytest.approx(best_sweep[best_t]["bleu4"])
+    assert best["mean_a"] >= max(v["bleu4"] for s in (gru, transformer) for v in s.values()) - 1e-12
+    for c in (greedy, best, r["gru_vs_transformer_attribute_accuracy"]):
+        assert c["low"] <= c["relative"] <= c["high"] and c["n_users"] == r["n_test"]
 
 
 def _check_gan_toy(r):
@@ -69,6 +81,13 @@ def _check_gan_toy(r):
     for key, bound in tol.items():
         assert abs(keras[key] - torch_run[key]) <= bound, key
     assert keras["modes_covered"] >= 7
+    # the prose's claims (checked True by tests/test_prose.py) are all recorded
+    assert set(r["claims"]) == {
+        "collapse_visible",
+        "minimax_reaches_ring",
+        "non_saturating_covers",
+        "keras_agrees",
+    }
 
 
 def _check_adversarial(r):
@@ -86,3 +105,17 @@ def _check_adversarial(r):
     )
     assert adv["1"]["attribute_accuracy"] >= 0.85  # the MLE term kept it from degenerating
     assert 0.2 < r["final_reward"] < 0.8
+    # the lesson's finding: a fresh discriminator spots the adversarial samples more often than
+    # the MLE ones (higher accuracy = less realistic text), beyond the bootstrap noise
+    detect = r["comparisons"]["discriminator accuracy"]
+    assert detect["mean_a"] == pytest.approx(r["discriminator_accuracy"]["GRU (adversarial)"])
+    assert detect["mean_b"] == pytest.approx(r["discriminator_accuracy"]["GRU (MLE)"])
+    assert detect["a_beats_b"] and r["claims"]["adversarial_text_less_real"]
+    # the per-item measurements reproduce the sweep at tau = 1; the grammar closes 2 in 3
+    for name, sweep in (("GRU (MLE)", mle), ("GRU (adversarial)", adv)):
+        assert r["mean_length"][name] == pytest.approx(sweep["1"]["mean_length"])
+    assert r["closing_share"]["real"] == pytest.approx(2 / 3, abs=0.1)
+    closing = r["comparisons"]["ends with a closing sentence"]
+    assert closing["mean_a"] == pytest.approx(r["closing_share"]["GRU (adversarial)"])
+    for c in r["comparisons"].values():
+        assert c["low"] <= c["relative"] <= c["high"]

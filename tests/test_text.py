@@ -38,8 +38,11 @@ from ecomrec.text import (
     encode_descriptions,
     find_attributes,
     held_out_split,
+    prepare_descriptions,
     sample,
+    score_samples,
     self_bleu,
+    temperature_sweep,
     tokenize,
     train_discriminator,
     train_mle,
@@ -209,6 +212,20 @@ def test_generator_shapes_and_stepwise_equals_teacher_forcing(tiny_task, make):
     for t in range(10):
         step_logits, state = model.step(state, tokens[:5, t])
         torch.testing.assert_close(step_logits, logits[:, t], atol=1e-5, rtol=1e-4)
+
+
+def test_temperature_sweep_keeps_the_descriptions_it_scored(items):
+    task = prepare_descriptions(items.iloc[:240], share=0.3, n_references=2, seed=0)
+    torch.manual_seed(0)
+    model = ConditionalGRU(len(task.vocab), dim=16, hidden_dim=16)
+    kept = {}
+    sweep = temperature_sweep(model, task, [0.0, 1.0], seed=3, keep=kept)
+    assert sorted(kept) == [0.0, 1.0]
+    for t, samples in kept.items():
+        ids = sample(model, task.test_prompts, temperature=t, seed=3)
+        drawn = [task.vocab.tokens(r) for r in ids]
+        assert samples == drawn and len(samples) == len(task.test)
+        assert score_samples(samples, task.references, task.test) == sweep.loc[t].to_dict()
 
 
 def test_discriminator_shape(tiny_task):

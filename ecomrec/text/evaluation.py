@@ -96,12 +96,22 @@ def score_samples(
 
 
 def temperature_sweep(
-    model: nn.Module, task: DescriptionTask, temperatures: Sequence[float], seed: int = 0
+    model: nn.Module,
+    task: DescriptionTask,
+    temperatures: Sequence[float],
+    seed: int = 0,
+    keep: dict[float, list[list[str]]] | None = None,
 ) -> pd.DataFrame:
-    """:func:`score_samples` of `model`'s descriptions of the test items at each temperature."""
+    """:func:`score_samples` of `model`'s descriptions of the test items at each temperature.
+
+    Pass a dict as `keep` to get the tokenized descriptions too (``keep[temperature]``, one
+    per test item), e.g. to compare two models item by item without sampling again.
+    """
     rows = {}
     for temperature in temperatures:
         ids = sample(model, task.test_prompts, temperature=temperature, seed=seed)
         samples = [task.vocab.tokens(row) for row in ids]
+        if keep is not None:
+            keep[temperature] = samples
         rows[temperature] = score_samples(samples, task.references, task.test)
     return pd.DataFrame(rows).T.rename_axis("temperature")

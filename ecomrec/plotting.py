@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> Axes:
@@ -68,7 +69,7 @@ def plot_metric_bars(
     ax.bar_label(bars, fmt="%.3f", padding=2)
     if oracle is not None:
         ax.axhline(oracle, linestyle="--", color="black", label=f"oracle ({oracle:.3f})")
-        ax.legend(loc="upper left")
+        ax.legend(loc="best")  # where it covers the fewest bars and labels
     top = max([*values.to_numpy(), oracle if oracle is not None else 0.0])
     ax.set_ylim(0, top * 1.15 if top > 0 else 1)
     ax.set_ylabel(metric)
@@ -81,7 +82,8 @@ def plot_training_curves(
     ax: Axes | None = None,
     columns: Sequence[str] | None = None,
 ) -> Axes:
-    """One line per tracked quantity against epoch.
+    """One line per tracked quantity against epoch (whole epochs on the axis, the legend
+    where it covers the fewest points).
 
     Args:
         history: per-epoch records, as a list of dicts (e.g. ``BPRMF().history_``), a
@@ -109,6 +111,7 @@ def plot_training_curves(
             label=name,
         )
     ax.set_xlabel("epoch")
-    ax.legend()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5 on the axis
+    ax.legend(loc="best")  # where it covers the fewest points of the curves
     ax.grid(True, alpha=0.3)
     return ax

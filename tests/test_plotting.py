@@ -41,3 +41,24 @@ def test_training_curves_one_line_per_quantity():
     with pytest.raises(ValueError, match="empty"):
         plot_training_curves([])
     plt.close("all")
+
+
+def _points_under_legend(ax) -> int:
+    ax.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    points = np.concatenate([ax.transData.transform(line.get_xydata()) for line in ax.lines])
+    return int(sum(box.contains(x, y) for x, y in points))
+
+
+def test_training_curves_have_whole_epochs_and_a_legend_off_the_data():
+    # three epochs would get ticks at 1.5, 2.5 without an integer locator
+    history = [{"epoch": e, "loss": 1.0 / e, "val": 0.2 * e} for e in range(1, 4)]
+    ax = plot_training_curves(history)
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    # curves through the upper left and upper right: a legend pinned to a corner there would
+    # cover them; "best" finds the empty middle or bottom
+    history = [{"epoch": e, "a": (e - 10) ** 2, "b": 100 - e} for e in range(1, 21)]
+    ax = plot_training_curves(history)
+    assert _points_under_legend(ax) == 0
+    plt.close("all")

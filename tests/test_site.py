@@ -5,7 +5,11 @@ driven by Playwright against the built site served on localhost; every request t
 aborted and counted as a failure, so the site must need nothing from a CDN. Every page in
 _toc.yml is visited once (new pages are covered without editing this file) and checked:
 no console errors and no failed requests, math typeset by MathJax, each mermaid diagram
-drawn as an SVG, every image loaded, the widget outputs (progress bars) drawn. The built-in
+drawn as an SVG, every image loaded, the widget outputs drawn. The layout checks (LAYOUT_JS)
+fail a page that shows a progress-bar widget (the book build prints bars as one line of text:
+ecomrec.progress), output-table cells without padding or numbers not right-aligned, or a
+display equation or code block wider than its container with no scrollbar; each is shown to
+catch its defect on a small planted page. The built-in
 search must find the interest-modeling lesson. Without the browser: every internal link
 resolves, and no solution or hidden-test line from solutions/ is published.
 
@@ -136,6 +140,73 @@ async () => {
 """
 
 
+# Runs in the page after COLLECT_JS: what a reader would see as broken layout.
+LAYOUT_JS = """
+() => {
+  const main = document.querySelector("main") || document.body;
+  const short = (el) => (el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 60);
+  // progress-bar widgets: drawn ones, and ones whose state is embedded in the page
+  const progressModels = [];
+  for (const script of document.querySelectorAll(
+      'script[type="application/vnd.jupyter.widget-state+json"]')) {
+    let state = {};
+    try { state = JSON.parse(script.textContent).state || {}; } catch (error) { continue; }
+    for (const model of Object.values(state)) {
+      const name = (model.model_name || "") + "";
+      if (/Progress/.test(name)) {
+        progressModels.push(`${name} ${(model.state || {}).bar_style || ""}`.trim());
+      }
+    }
+  }
+  const drawnBars = [...document.querySelectorAll(".widget-progress, .progress-bar")];
+  const redBars = [...document.querySelectorAll(
+      ".progress-bar-danger, .progress-bar.bg-danger, .widget-progress .progress-bar")]
+    .filter((bar) => {
+      if (/danger/.test(bar.className)) return true;
+      const [r, g, b] = (getComputedStyle(bar).backgroundColor.match(/\\d+/g) || [])
+        .map(Number);
+      return r > 150 && g < 110 && b < 110;
+    }).map((bar) => bar.className);
+  // output tables (pandas HTML, Styler): padded cells, numbers on the right
+  const cells = [...main.querySelectorAll(".cell_output table td, .cell_output table th")]
+    .filter((cell) => cell.textContent.trim() !== "");
+  const unpadded = cells.filter((cell) => {
+    const style = getComputedStyle(cell);
+    return parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) < 4;  // 1px: touching
+  }).map(short);
+  const number = /^[-+\u2212]?[\\d,]*\\.?\\d+(e[-+]?\\d+)?%?$/i;
+  const leftNumbers = cells.filter((cell) => cell.tagName === "TD"
+      && number.test(cell.textContent.trim())
+      && !["right", "end"].includes(getComputedStyle(cell).textAlign)).map(short);
+  // wider than the box it sits in, and nothing between them scrolls: clipped or spilling out
+  const scrolls = (el, stop) => {
+    for (let e = el; e && e !== stop; e = e.parentElement) {
+      if (["auto", "scroll"].includes(getComputedStyle(e).overflowX)) {
+        return e.clientWidth <= stop.clientWidth + 1;
+      }
+    }
+    return false;
+  };
+  const overflowing = (selector) => [...main.querySelectorAll(selector)].filter((el) => {
+    const box = el.parentElement;
+    const wide = el.scrollWidth > el.clientWidth + 1 || el.scrollWidth > box.clientWidth + 1;
+    return wide && !scrolls(el, main);
+  }).map(short);
+  return {
+    progressWidgets: drawnBars.length + progressModels.length,
+    progressModels,
+    redBars,
+    tableCells: cells.length,
+    unpaddedCells: unpadded,
+    leftAlignedNumbers: leftNumbers,
+    displayMath: main.querySelectorAll('mjx-container[display="true"]').length,
+    overflowingMath: overflowing('mjx-container[display="true"]'),
+    overflowingCode: overflowing("pre"),
+  };
+}
+"""
+
+
 @dataclass
 class PageReport:
     page: str
@@ -203,6 +274,7 @@ class Site:
                 report.status = response.status if response else None
                 tab.wait_for_load_state("networkidle")
                 report.stats = tab.evaluate(COLLECT_JS)
+                report.stats["layout"] = tab.evaluate(LAYOUT_JS)
                 if page in SCREENSHOT_PAGES:
                     tab.screenshot(path=_screenshot_path(page), full_page=True)
                 tab.wait_for_load_state("networkidle")  # anything the checks made it fetch
@@ -223,19 +295,25 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site(request, site_url: str):
+def browser():
+    """One headless Chromium for the session."""
     chromium = find_or_install_chromium()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):
-        old.unlink()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            yield Site(browser, site_url)
+            yield launched
         finally:
-            browser.close()
+            launched.close()
+
+
+@pytest.fixture(scope="session")
+def site(request, browser, site_url: str):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    yield Site(browser, site_url)
     shots = sorted(SCREENSHOTS.glob("*.png"))
     if shots:  # printed past pytest's output capture, for a person to find them
         capture = request.config.pluginmanager.getplugin("capturemanager")
@@ -331,8 +409,9 @@ def test_widget_outputs_are_drawn(site, page):
 
 
 def test_the_site_has_math_diagrams_plots_and_widgets(site):
-    """The checks above looked at something: the site has each kind of content."""
-    totals = {key: 0 for key in ("math", "diagrams", "images", "widgets")}
+    """The checks above looked at something: the site has each kind of content. (Widgets
+    are not required: the lessons' progress bars are printed as text on the site.)"""
+    totals = {key: 0 for key in ("math", "diagrams", "images")}
     for page in TOC_PAGES:
         stats = site.visit(page).stats
         for key in totals:
@@ -341,6 +420,114 @@ def test_the_site_has_math_diagrams_plots_and_widgets(site):
     for page in TOC_PAGES:
         if page.startswith("lessons/"):
             assert site.visit(page).stats["images"], f"{page} shows no plot"
+
+
+LESSON_PAGES = [p for p in TOC_PAGES if p.startswith("lessons/")]
+LAYOUT_PAGES = LESSON_PAGES + ["book/results"]  # the results page is all tables
+
+
+def _layout_problems(layout: dict) -> list[str]:
+    """What LAYOUT_JS found wrong on one page, as sentences (empty: the page is fine)."""
+    problems = []
+    if layout["progressWidgets"] or layout["redBars"]:
+        problems.append(
+            f"{layout['progressWidgets']} progress-bar widgets ({layout['progressModels']}), "
+            f"{len(layout['redBars'])} red: use `from ecomrec.progress import tqdm`, which "
+            "prints one line in the book build, and no library bar (tqdm.auto) in a lesson"
+        )
+    if layout["unpaddedCells"]:
+        problems.append(f"table cells without padding: {layout['unpaddedCells'][:5]}")
+    if layout["leftAlignedNumbers"]:
+        problems.append(f"numbers not right-aligned: {layout['leftAlignedNumbers'][:5]}")
+    if layout["overflowingMath"]:
+        problems.append(f"equations wider than the page, no scrollbar: {layout['overflowingMath']}")
+    if layout["overflowingCode"]:
+        problems.append(f"code wider than its block, no scrollbar: {layout['overflowingCode'][:3]}")
+    return problems
+
+
+@pytest.mark.parametrize("page", LAYOUT_PAGES)
+def test_lesson_layout_has_no_progress_widget_touching_cells_or_clipped_math(site, page):
+    report = site.visit(page)
+    assert report.status == 200, f"{page}: HTTP {report.status}"
+    problems = _layout_problems(report.stats["layout"])
+    assert not problems, f"{page}: " + "; ".join(problems)
+
+
+def test_the_layout_checks_looked_at_tables_and_equations(site):
+    totals = {"tableCells": 0, "displayMath": 0}
+    for page in LESSON_PAGES:
+        layout = site.visit(page).stats["layout"]
+        for key in totals:
+            totals[key] += layout[key]
+    assert all(totals.values()), (
+        f"the lessons show no output table or no display equation: {totals}"
+    )
+
+
+# A small page with each defect the layout checks look for, and the same page repaired. The
+# site's stylesheet is not loaded: the page states its own styles, so the test is about the
+# checks, and runs without a book build.
+PLANTED_CSS = {
+    "padding": ("padding: 0", "padding: 0.25em 0.75em"),
+    "align": ("text-align: left", "text-align: right"),
+    "math": ("overflow-x: visible", "overflow-x: auto"),
+    "code": ("overflow-x: hidden", "overflow-x: auto"),
+}
+PLANTED_PAGE = """<!doctype html><html><head><style>
+main {{ width: 600px; }}
+td, th {{ {padding}; {align}; }}
+mjx-container {{ display: block; {math}; }}
+pre {{ {code}; }}
+</style></head><body><main>
+{bar}
+<div class="cell_output"><table><thead><tr><th></th><th>ndcg@10</th></tr></thead>
+<tbody><tr><th>gru</th><td>0.123</td></tr><tr><th>markov</th><td>0.089</td></tr></tbody>
+</table></div>
+<mjx-container display="true"><span style="display: inline-block; width: 1400px">x</span>
+</mjx-container>
+<pre>{long_line}</pre>
+</main></body></html>"""
+RED_BAR = (
+    '<div class="widget-progress"><div class="progress">'
+    '<div class="progress-bar progress-bar-danger" style="width: 40%; background: #d9534f">'
+    "</div></div></div>"
+)
+
+
+def _planted_layout(browser, defects: set[str]) -> dict:
+    styles = {name: pair[name not in defects] for name, pair in PLANTED_CSS.items()}
+    page_html = PLANTED_PAGE.format(
+        bar=RED_BAR if "bar" in defects else "", long_line="token " * 300, **styles
+    )
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        tab = context.new_page()
+        tab.set_content(page_html)
+        return tab.evaluate(LAYOUT_JS)
+    finally:
+        context.close()
+
+
+def test_layout_checks_pass_a_clean_page(browser):
+    layout = _planted_layout(browser, set())
+    assert layout["tableCells"] == 5 and layout["displayMath"] == 1, layout  # 5 with text
+    assert _layout_problems(layout) == [], layout
+
+
+@pytest.mark.parametrize(
+    ("defect", "found"),
+    [
+        ("bar", "progress-bar widgets"),
+        ("padding", "without padding"),
+        ("align", "not right-aligned"),
+        ("math", "equations wider"),
+        ("code", "code wider"),
+    ],
+)
+def test_layout_checks_catch_a_planted_defect(browser, defect, found):
+    problems = _layout_problems(_planted_layout(browser, {defect}))
+    assert len(problems) == 1 and found in problems[0], problems
 
 
 def test_search_finds_the_interest_modeling_lesson(site):

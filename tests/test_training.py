@@ -16,6 +16,7 @@ from ecomrec.training import (
     TrainResult,
     epoch_generator,
     fix_threads,
+    return_freed_memory,
     train,
 )
 
@@ -229,6 +230,24 @@ def test_fix_threads_sets_torch_and_refuses_nonsense():
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="positive"):
         fix_threads(0)
+
+
+def test_return_freed_memory_sets_glibc_options_and_stops_the_tqdm_monitor(monkeypatch):
+    import sys
+
+    import tqdm
+
+    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 10)
+    accepted = return_freed_memory()
+    assert tqdm.tqdm.monitor_interval == 0
+    if sys.platform.startswith("linux"):
+        assert accepted, "glibc's mallopt refused M_MMAP_THRESHOLD or M_ARENA_MAX"
+    # without a C library to find, only the tqdm setting changes
+    import ctypes.util
+
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 10)
+    assert return_freed_memory() is False and tqdm.tqdm.monitor_interval == 0
 
 
 def _burn(stop):

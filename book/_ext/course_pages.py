@@ -12,6 +12,9 @@
   shown without executing them. Each gets a box under its title with a download link and
   how to work on it in JupyterLab. Only the rendered page changes: the notebook file the
   reader downloads is the released one, byte for byte.
+- The course's stylesheet (``book/_static/course.css``) is added to every page: padded,
+  right-aligned output tables, and display equations and long code lines that scroll
+  inside the page.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 RESULTS_PAGE = "book/results"
+STATIC_FOLDER = Path(__file__).resolve().parents[1] / "_static"  # book/_static
+STYLESHEET = "course.css"
 EXERCISES = "exercises/"
 LESSONS = "lessons/"
 WORKERS_VARIABLE = "ECOMREC_BOOK_WORKERS"  # how many lessons execute at once (default: cores)
@@ -143,6 +148,11 @@ def _exercise_box(app, docname: str, source: list[str]) -> None:
     source[0] = json.dumps(notebook)
 
 
+def _add_static_folder(app, config) -> None:
+    if str(STATIC_FOLDER) not in map(str, config.html_static_path):
+        config.html_static_path.append(str(STATIC_FOLDER))
+
+
 def setup(app):
     # Lessons executed for the site print each progress bar as one final line, not a widget
     # frozen mid-run (ecomrec.progress); the kernels inherit this from the build.
@@ -152,4 +162,6 @@ def setup(app):
     app.connect("env-before-read-docs", _execute_lessons_in_parallel)
     app.connect("env-get-outdated", _always_reread_results)
     app.connect("source-read", _exercise_box)
+    app.connect("config-inited", _add_static_folder)
+    app.add_css_file(STYLESHEET)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -48,6 +48,7 @@ from ecomrec.graph.lightgcn import (
 from ecomrec.graph.links import (
     EdgeSplit,
     LinkObjective,
+    auc_bootstrap,
     average_precision,
     evaluate_link_predictor,
     link_batches,
@@ -83,6 +84,7 @@ __all__ = [
     "SAGEConv",
     "adjacency_matrix",
     "assortativity",
+    "auc_bootstrap",
     "average_precision",
     "bipartite_normalized_adjacency",
     "blend_scores",

@@ -42,6 +42,7 @@ from ecomrec.graph import (
     ranking_and_diversity,
     sample_negative_edges,
     split_edges,
+    split_edges_by_time,
     train_link_predictor,
     undirected_edges,
     user_features,
@@ -461,3 +462,24 @@ def test_auc_bootstrap_refuses_pairs_that_do_not_match():
         auc_bootstrap(np.zeros(5), np.zeros(5), np.zeros(4), np.zeros(5))
     with pytest.raises(ValueError, match="finite"):
         auc_bootstrap(np.r_[np.nan, 1.0], np.zeros(2), np.zeros(2), np.zeros(2))
+
+
+def test_time_split_holds_out_the_newest_friendships():
+    rng = np.random.default_rng(0)
+    n = 200
+    a, b = rng.integers(0, 50, n), rng.integers(0, 50, n)
+    dates = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.permutation(n), unit="D")
+    friendships = pd.DataFrame({S.USER_A: a, S.USER_B: b, S.CREATED_AT: dates})
+    split = split_edges_by_time(friendships, 0.1, 0.2)
+    date_of = {}
+    for u, v, t in zip(np.minimum(a, b), np.maximum(a, b), dates, strict=True):
+        if u != v:
+            date_of[(u, v)] = min(t, date_of.get((u, v), t))
+    newest_train = max(date_of[tuple(e)] for e in split.train.T.tolist())
+    oldest_valid = min(date_of[tuple(e)] for e in split.valid.T.tolist())
+    assert newest_train <= oldest_valid <= min(date_of[tuple(e)] for e in split.test.T.tolist())
+    together = np.concatenate([split.train, split.valid, split.test], axis=1)
+    assert sorted(map(tuple, together.T.tolist())) == sorted(date_of)  # each friendship once
+    assert split.test.shape[1] == round(0.2 * len(date_of))
+    with pytest.raises(ValueError, match="created_at"):
+        split_edges_by_time(friendships.drop(columns=S.CREATED_AT))

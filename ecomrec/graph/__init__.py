@@ -56,6 +56,7 @@ from ecomrec.graph.links import (
     link_scores,
     sample_negative_edges,
     split_edges,
+    split_edges_by_time,
     train_link_predictor,
 )
 from ecomrec.graph.social import (
@@ -109,6 +110,7 @@ __all__ = [
     "ranking_and_diversity",
     "sample_negative_edges",
     "split_edges",
+    "split_edges_by_time",
     "LinkObjective",
     "link_batches",
     "train_link_predictor",

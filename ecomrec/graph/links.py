@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
+from ecomrec import schema as S
 from ecomrec.compare import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Comparison
 from ecomrec.graph.adjacency import MessageGraph
 from ecomrec.metrics import auc
@@ -62,6 +64,49 @@ def split_edges(
     return EdgeSplit(
         train=edges[:, np.sort(train)], valid=edges[:, np.sort(valid)], test=edges[:, np.sort(test)]
     )
+
+
+def split_edges_by_time(
+    friendships: pd.DataFrame, valid_fraction: float = 0.05, test_fraction: float = 0.1
+) -> EdgeSplit:
+    """Hold out the newest friendships (by ``created_at``): predict them from the older graph.
+
+    The oldest friendships form the training graph, the next ones the validation edges and
+    the newest `test_fraction` the test edges (ties in ``created_at`` broken by the user
+    ids, so the split is the same on any machine). A friendship listed twice keeps its
+    first date.
+
+    Example:
+        >>> f = pd.DataFrame({S.USER_A: [0, 1, 2, 0], S.USER_B: [1, 2, 3, 3],
+        ...                   S.CREATED_AT: pd.to_datetime(["2024-03-01", "2024-01-01",
+        ...                                                 "2024-02-01", "2024-04-01"])})
+        >>> split = split_edges_by_time(f, 0.25, 0.25)
+        >>> split.train.tolist(), split.valid.tolist(), split.test.tolist()
+        ([[1, 2], [2, 3]], [[0], [1]], [[0], [3]])
+    """
+    missing = {S.USER_A, S.USER_B, S.CREATED_AT} - set(friendships.columns)
+    if missing:
+        raise ValueError(
+            f"friendships need the columns {sorted(missing)} to be split by time "
+            "(load them with ecomrec.datasets.load_shopsim)"
+        )
+    if not (0 <= valid_fraction and 0 <= test_fraction and valid_fraction + test_fraction < 1):
+        raise ValueError("fractions must be non-negative and sum to less than 1")
+    a, b = friendships[S.USER_A].to_numpy(), friendships[S.USER_B].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "u": np.minimum(a, b),
+            "v": np.maximum(a, b),
+            "t": pd.to_datetime(friendships[S.CREATED_AT]).to_numpy(),
+        }
+    )
+    frame = frame[frame.u != frame.v].sort_values(["t", "u", "v"], kind="stable")
+    frame = frame.drop_duplicates(["u", "v"], keep="first")
+    edges = frame[["u", "v"]].to_numpy(dtype=np.int64).T
+    n = edges.shape[1]
+    n_valid, n_test = round(n * valid_fraction), round(n * test_fraction)
+    train, valid, test = np.split(edges, [n - n_valid - n_test, n - n_test], axis=1)
+    return EdgeSplit(train=train, valid=valid, test=test)
 
 
 def _keys(edges: np.ndarray, n_nodes: int) -> np.ndarray:

@@ -24,6 +24,7 @@ from ecomrec.graph import (
     MessageGraph,
     adjacency_matrix,
     assortativity,
+    auc_bootstrap,
     average_precision,
     bipartite_normalized_adjacency,
     blend_scores,
@@ -41,6 +42,7 @@ from ecomrec.graph import (
     ranking_and_diversity,
     sample_negative_edges,
     split_edges,
+    split_edges_by_time,
     train_link_predictor,
     undirected_edges,
     user_features,
@@ -431,3 +433,53 @@ def test_blending_and_intra_list_diversity_are_exact():
     assert sweep.loc[0.4, "ndcg@2"] == pytest.approx(0.5)
     assert sweep.loc[0.4, "ild@2"] == pytest.approx(0.5)  # lists [2, 3] (b, c) and [0, 1]
     assert sweep.loc[0.4, "coverage@2"] == pytest.approx(1.0)
+
+
+def test_auc_bootstrap_reports_the_two_aucs_and_an_interval_that_can_fail():
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(1.0, 1.0, 400), rng.normal(0.0, 1.0, 400)
+    better = auc_bootstrap(pos + 1.0, neg, pos, neg, n_resamples=300, seed=1)
+    expected = (
+        link_prediction_metrics(pos + 1.0, neg)["auc"],
+        link_prediction_metrics(pos, neg)["auc"],
+    )
+    assert (better.mean_a, better.mean_b) == pytest.approx(expected)
+    assert better.relative == pytest.approx(expected[0] / expected[1] - 1)
+    assert better.low < better.relative < better.high
+    assert better.a_beats_b and better.n_users == 800
+    # a model never beats itself, and a tiny difference is within noise
+    assert not auc_bootstrap(pos, neg, pos, neg, n_resamples=300).significant
+    assert not auc_bootstrap(
+        pos + rng.normal(0, 0.01, 400), neg, pos, neg, n_resamples=300
+    ).significant
+    # the same seed gives the same interval
+    again = auc_bootstrap(pos + 1.0, neg, pos, neg, n_resamples=300, seed=1)
+    assert (again.low, again.high) == (better.low, better.high)
+
+
+def test_auc_bootstrap_refuses_pairs_that_do_not_match():
+    with pytest.raises(ValueError, match="same pairs"):
+        auc_bootstrap(np.zeros(5), np.zeros(5), np.zeros(4), np.zeros(5))
+    with pytest.raises(ValueError, match="finite"):
+        auc_bootstrap(np.r_[np.nan, 1.0], np.zeros(2), np.zeros(2), np.zeros(2))
+
+
+def test_time_split_holds_out_the_newest_friendships():
+    rng = np.random.default_rng(0)
+    n = 200
+    a, b = rng.integers(0, 50, n), rng.integers(0, 50, n)
+    dates = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.permutation(n), unit="D")
+    friendships = pd.DataFrame({S.USER_A: a, S.USER_B: b, S.CREATED_AT: dates})
+    split = split_edges_by_time(friendships, 0.1, 0.2)
+    date_of = {}
+    for u, v, t in zip(np.minimum(a, b), np.maximum(a, b), dates, strict=True):
+        if u != v:
+            date_of[(u, v)] = min(t, date_of.get((u, v), t))
+    newest_train = max(date_of[tuple(e)] for e in split.train.T.tolist())
+    oldest_valid = min(date_of[tuple(e)] for e in split.valid.T.tolist())
+    assert newest_train <= oldest_valid <= min(date_of[tuple(e)] for e in split.test.T.tolist())
+    together = np.concatenate([split.train, split.valid, split.test], axis=1)
+    assert sorted(map(tuple, together.T.tolist())) == sorted(date_of)  # each friendship once
+    assert split.test.shape[1] == round(0.2 * len(date_of))
+    with pytest.raises(ValueError, match="created_at"):
+        split_edges_by_time(friendships.drop(columns=S.CREATED_AT))

@@ -48,6 +48,7 @@ from ecomrec.graph.lightgcn import (
 from ecomrec.graph.links import (
     EdgeSplit,
     LinkObjective,
+    auc_bootstrap,
     average_precision,
     evaluate_link_predictor,
     link_batches,
@@ -55,6 +56,7 @@ from ecomrec.graph.links import (
     link_scores,
     sample_negative_edges,
     split_edges,
+    split_edges_by_time,
     train_link_predictor,
 )
 from ecomrec.graph.social import (
@@ -83,6 +85,7 @@ __all__ = [
     "SAGEConv",
     "adjacency_matrix",
     "assortativity",
+    "auc_bootstrap",
     "average_precision",
     "bipartite_normalized_adjacency",
     "blend_scores",
@@ -107,6 +110,7 @@ __all__ = [
     "ranking_and_diversity",
     "sample_negative_edges",
     "split_edges",
+    "split_edges_by_time",
     "LinkObjective",
     "link_batches",
     "train_link_predictor",

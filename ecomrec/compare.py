@@ -108,10 +108,7 @@ def paired_bootstrap(
         raise ValueError("a and b must be finite")
     if b.mean() <= 0:
         raise ValueError("mean(b) must be positive: the difference is relative to it")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if n_resamples < 100:
-        raise ValueError(f"use at least 100 resamples, got {n_resamples}")
+    check_bootstrap_settings(confidence, n_resamples)
     rng = np.random.default_rng(seed)
     n = len(a)
     relative = np.empty(n_resamples)
@@ -121,15 +118,31 @@ def paired_bootstrap(
         relative[start : start + size] = (
             a[rows].mean(axis=1) / np.maximum(b[rows].mean(axis=1), 1e-300) - 1.0
         )
+    return from_resamples(float(a.mean()), float(b.mean()), relative, confidence, n)
+
+
+def check_bootstrap_settings(confidence: float, n_resamples: int) -> None:
+    """Refuse an interval width outside (0, 1) or fewer than 100 resamples."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if n_resamples < 100:
+        raise ValueError(f"use at least 100 resamples, got {n_resamples}")
+
+
+def from_resamples(
+    mean_a: float, mean_b: float, relative: np.ndarray, confidence: float, n_units: int
+) -> Comparison:
+    """The :class:`Comparison` of two means, its interval the percentiles of `relative`
+    (``a / b - 1`` on each bootstrap resample); used by every bootstrap of the course."""
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(relative, [tail, 1.0 - tail])
     return Comparison(
-        mean_a=float(a.mean()),
-        mean_b=float(b.mean()),
-        relative=float(a.mean() / b.mean() - 1.0),
+        mean_a=float(mean_a),
+        mean_b=float(mean_b),
+        relative=float(mean_a / mean_b - 1.0),
         low=float(low),
         high=float(high),
         confidence=confidence,
-        n_users=n,
-        n_resamples=n_resamples,
+        n_users=n_units,
+        n_resamples=len(relative),
     )

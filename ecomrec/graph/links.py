@@ -21,7 +21,13 @@ import torch
 from torch import nn
 
 from ecomrec import schema as S
-from ecomrec.compare import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Comparison
+from ecomrec.compare import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    Comparison,
+    check_bootstrap_settings,
+    from_resamples,
+)
 from ecomrec.graph.adjacency import MessageGraph
 from ecomrec.metrics import auc
 from ecomrec.training import TrainResult, train
@@ -220,10 +226,7 @@ def auc_bootstrap(
         raise ValueError("an AUC bootstrap needs at least 2 positive and 2 negative pairs")
     if not all(np.isfinite(a).all() for a in arrays):
         raise ValueError("scores must be finite")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if n_resamples < 100:
-        raise ValueError(f"use at least 100 resamples, got {n_resamples}")
+    check_bootstrap_settings(confidence, n_resamples)
     labels = np.r_[np.ones(len(pos_a)), np.zeros(len(neg_a))]
     auc_a = auc(labels, np.r_[pos_a, neg_a])
     auc_b = auc(labels, np.r_[pos_b, neg_b])
@@ -235,18 +238,7 @@ def auc_bootstrap(
         relative[r] = auc(labels, np.r_[pos_a[p], neg_a[n]]) / auc(
             labels, np.r_[pos_b[p], neg_b[n]]
         )
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(relative - 1, [tail, 1 - tail])
-    return Comparison(
-        mean_a=auc_a,
-        mean_b=auc_b,
-        relative=auc_a / auc_b - 1,
-        low=float(low),
-        high=float(high),
-        confidence=confidence,
-        n_users=len(labels),
-        n_resamples=n_resamples,
-    )
+    return from_resamples(auc_a, auc_b, relative - 1, confidence, len(labels))
 
 
 def link_scores(

@@ -22,6 +22,7 @@ from ecomrec.models.click import (
     click_tensors,
 )
 from ecomrec.models.gru import GRUNextItem, formula_weights, rnn_cell_step
+from ecomrec.models.recommender import SequenceRecommender
 from ecomrec.models.sequences import (
     IGNORE_INDEX,
     UserSequences,
@@ -257,6 +258,71 @@ def test_training_is_deterministic_for_a_seed_and_learns():
     assert losses_a != [r["loss"] for r in result_c.history]
     assert losses_a[-1] < 0.5 * losses_a[0]
     assert result_a.best_score == 1.0  # "i is followed by i + 1" is learnt exactly
+
+
+def cyclic_log(n_users: int = 12, length: int = 8, n_items: int = 12) -> pd.DataFrame:
+    """Every user views i, i + 1, i + 2, ... (mod n_items), never an item twice: the next item
+    is learnable."""
+    rows = [
+        (user, (user + t) % n_items, user, pd.Timestamp("2024-01-01") + pd.Timedelta(hours=t))
+        for user in range(n_users)
+        for t in range(length)
+    ]
+    return pd.DataFrame(rows, columns=[S.USER, S.ITEM, S.SESSION, S.TIMESTAMP])
+
+
+@pytest.mark.parametrize("kind", ["gru", "self-attention"])
+def test_sequence_recommender_trains_exactly_its_epochs_and_learns(kind):
+    log, n_items = cyclic_log(), 12
+    items = pd.DataFrame(
+        {
+            S.ITEM: range(n_items),
+            S.CATEGORY: [0, 1] * 6,
+            S.BRAND: [0] * 12,
+            S.PRICE_TIER: [0, 1, 2] * 4,
+        }
+    )
+
+    def fitted(seed):
+        return SequenceRecommender(
+            kind,
+            items=items,
+            dim=16,
+            epochs=12,
+            batch_size=4,
+            lr=0.02,
+            max_len=8,
+            seed=seed,
+            progress=False,
+        ).fit(log, n_items)
+
+    model = fitted(3)
+    assert model.training_.epochs_run == 12 and not model.training_.stopped_early
+    # after each user's first six views, (user + 5) % 12 last, the next one is (user + 6) % 12
+    first_six = log.groupby(S.USER).head(6)
+    context = ScoringContext.from_interactions(first_six, np.arange(12), np.zeros(12, dtype=bool))
+    scores = model.score(context)
+    assert scores.shape == (12, n_items)
+    for row, history in enumerate(context.histories):  # seen items are never recommended
+        scores[row, history] = -np.inf
+    # chance is 1 in 6 unseen items; measured 1.0 (GRU) and 0.83 (self-attention)
+    assert (scores.argmax(axis=1) == (np.arange(12) + 6) % n_items).mean() >= 0.75
+    again = fitted(3).score(context)
+    np.testing.assert_array_equal(model.score(context), again)  # same seed, same numbers
+
+
+def test_sequence_recommender_says_what_is_wrong():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        SequenceRecommender("lstm")
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
+        SequenceRecommender(epochs=0)
+    with pytest.raises(RuntimeError, match="must be fit"):
+        SequenceRecommender().score(ScoringContext([0], [[1]], [[True]], [False]))
+    with pytest.raises(ValueError, match="lacks the columns"):
+        SequenceRecommender(items=pd.DataFrame({S.ITEM: range(12)}), epochs=1).fit(cyclic_log(), 12)
+    single = cyclic_log(n_users=3, length=1)
+    with pytest.raises(ValueError, match="two or more interactions"):
+        SequenceRecommender(epochs=1).fit(single, 12)
 
 
 # Early stopping, best-weight restore and the time limit: tests/test_training.py.

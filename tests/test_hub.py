@@ -40,8 +40,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import websocket
-from browser import CHROMIUM_ARGS, assignment_names, find_or_install_chromium, modal_text
-from browser import open_assignments
+from browser import (
+    CHROMIUM_ARGS,
+    assignment_names,
+    find_or_install_chromium,
+    modal_text,
+    open_assignments,
+)
 from playwright.sync_api import sync_playwright
 
 from autograder.checks import perfect_submission

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -199,8 +200,8 @@ class Hub:
         return self.call("POST", f"/user/{name}/assignments/{action}?{query}", token)
 
     def contents(self, name: str, token: str, path: str, **query) -> tuple[int, object]:
-        params = "&".join(f"{k}={v}" for k, v in query.items())
-        return self.call("GET", f"/user/{name}/api/contents/{path}?{params}", token)
+        url = f"/user/{name}/api/contents/{urllib.parse.quote(path)}"
+        return self.call("GET", f"{url}?{urllib.parse.urlencode(query)}", token)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -346,12 +347,13 @@ def cycle():
         seen["feedback"] = {}
         for name, token in ((ALICE, alice), (BOB, bob)):
             status, _ = hub.nbgrader(name, token, "fetch_feedback")
-            pages = hub.run(name, token, f"ls ~/{SLUG}/feedback/*/*.html")[1]
-            found = re.findall(rf"/home/{name}/{SLUG}/feedback/\S+\.html", pages)
+            found = []  # the feedback pages in the student's home, through the contents API
+            for folder in hub.contents(name, token, f"{SLUG}/feedback")[1]["content"]:
+                listing = hub.contents(name, token, folder["path"])[1]["content"]
+                found += [item["path"] for item in listing if item["name"].endswith(".html")]
             page = None
             if len(found) == 1:
-                rel = found[0].removeprefix(f"/home/{name}/")
-                page = hub.contents(name, token, rel, content=1, format="text")[1]["content"]
+                page = hub.contents(name, token, found[0], content=1, format="text")[1]["content"]
             own = hub.contents(
                 INSTRUCTOR,
                 teacher,

@@ -247,7 +247,7 @@ def _logged_in(browser, hub: Hub, name: str, password: str, report: dict):
 
 
 @pytest.fixture(scope="module")
-def cycle():
+def cycle(tmp_path_factory):
     if sys.platform != "linux" or os.geteuid() != 0:
         pytest.fail(
             "tests/test_hub.py must run as root on Linux: make hub creates local accounts and "
@@ -335,10 +335,8 @@ def cycle():
         seen["release_feedback"] = hub.run(
             INSTRUCTOR, teacher, in_course + f"nbgrader release_feedback {SLUG}"
         )
-        status, grades = hub.contents(
-            INSTRUCTOR, teacher, f"ecomrec/grading/grades/{SLUG}/grades.csv", content=1,
-            format="text",
-        )  # fmt: skip
+        grades_csv = f"ecomrec/grading/grades/{SLUG}/grades.csv"
+        status, grades = hub.contents(INSTRUCTOR, teacher, grades_csv, content=1, format="text")
         seen["grades"] = (
             {r["student_id"]: r for r in csv.DictReader(io.StringIO(grades["content"]))}
             if status == 200
@@ -346,9 +344,10 @@ def cycle():
         )
         seen["feedback"] = {}
         for name, token in ((ALICE, alice), (BOB, bob)):
-            status, _ = hub.nbgrader(name, token, "fetch_feedback")
+            status, answer = hub.nbgrader(name, token, "fetch_feedback")
             found = []  # the feedback pages in the student's home, through the contents API
-            for folder in hub.contents(name, token, f"{SLUG}/feedback")[1]["content"]:
+            code, folders = hub.contents(name, token, f"{SLUG}/feedback")
+            for folder in folders["content"] if code == 200 else []:
                 listing = hub.contents(name, token, folder["path"])[1]["content"]
                 found += [item["path"] for item in listing if item["name"].endswith(".html")]
             page = None
@@ -361,7 +360,14 @@ def cycle():
                 content=1,
                 format="text",
             )[1]["content"]
-            seen["feedback"][name] = {"status": status, "pages": found, "page": page, "own": own}
+            seen["feedback"][name] = {
+                "status": status,
+                "answer": answer,
+                "listing": (code, folders),
+                "pages": found,
+                "page": page,
+                "own": own,
+            }
 
         # bob cannot read alice's files, the instructor's solutions/ or the exchange's folders
         exchange = hub.shared / "exchange" / COURSE
@@ -382,6 +388,9 @@ def cycle():
     finally:
         hub.stop()
         seen["hub_log"] = hub.log.read_text(errors="replace")
+        kept = tmp_path_factory.mktemp("hub")  # root's: the log and what each step saw
+        (kept / "seen.json").write_text(json.dumps(seen, indent=1, default=str))
+        print(f"test_hub: the Hub's log and each step's result are in {kept / 'seen.json'}")
         for name in (INSTRUCTOR, ALICE, BOB):
             _remove_account(name)
         shutil.rmtree(base, ignore_errors=True)

@@ -288,34 +288,58 @@ def _blocked_for(path: Path, names: list[str]) -> list[str]:
     return blocked
 
 
+def _shared_interpreter(shared: Path) -> Path:
+    """A copy of this virtualenv's own Python (the same build: another patch release of 3.11
+    is not enough, e.g. Debian 12's 3.11.2 cannot compile the CSS selectors nbconvert's
+    feedback pages use) in <shared>/python, without its site-packages and test suite; made
+    once per version. A Python linked to its libpython finds it through a run path to its own
+    folder; the copy's is rewritten in place to $ORIGIN/../lib, which is not longer."""
+    base = Path(sys.base_prefix)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    copy = shared / "python"
+    stamp = copy / "VERSION"
+    if stamp.is_file() and stamp.read_text() == sys.version:
+        return copy / "bin" / version
+    if copy.exists():
+        shutil.rmtree(copy)
+    skip = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip"}
+    shutil.copytree(
+        base / "lib",
+        copy / "lib",
+        symlinks=True,
+        ignore=lambda folder, names: [n for n in names if n in skip or n.startswith("config-")],
+    )
+    (copy / "lib" / version / "site-packages").mkdir()
+    (copy / "bin").mkdir()
+    python = copy / "bin" / version
+    shutil.copy2(Path(sys._base_executable).resolve(), python)
+    old = str(base / "lib").encode() + b"\0"
+    binary = python.read_bytes()
+    if binary.count(old) == 1:
+        new = b"$ORIGIN/../lib"
+        python.write_bytes(binary.replace(old, new + b"\0" * (len(old) - len(new))))
+    elif old in binary:
+        raise HubError(f"cannot copy {sys._base_executable}: its run path is ambiguous")
+    stamp.write_text(sys.version)
+    return python
+
+
 def course_environment(settings: HubSettings) -> str:
     """The scripts folder every account's server runs from: this virtualenv's when every
     account can run its Python. A virtualenv made from a Python in a private folder (pyenv
-    under /root, say) is not: then a virtualenv in <shared>/env, made from a Python 3.11 every
-    account can run, sees this one's packages (a .pth file), and its scripts are this one's
-    with their first line pointing at it. Nothing is installed twice."""
+    under /root, say) is not: then a virtualenv in <shared>/env, made from a copy of that
+    Python every account can run, sees this one's packages (a .pth file), and its scripts are
+    this one's with their first line pointing at it. No package is installed twice."""
     bin_dir = Path(sys.executable).parent
     blocked = _blocked_for(bin_dir / "python", settings.accounts)
     if not blocked:
         return str(bin_dir)
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [Path(f"/usr/bin/python{version}"), Path(f"/usr/local/bin/python{version}")]
-    base = next(
-        (p for p in candidates if p.is_file() and not _blocked_for(p, settings.accounts)), None
-    )
-    if base is None:
-        raise HubError(
-            f"the course environment's Python {(bin_dir / 'python').resolve()} is closed to the "
-            f"course's accounts ({', '.join(blocked)}), and there is no Python {version} every "
-            f"account can run at {' or '.join(map(str, candidates))}: install one (Debian: "
-            f"apt-get install python{version} python{version}-venv), or recreate .venv from a "
-            "Python outside private folders (make distclean && make PYTHON=/usr/bin/python3.11)"
-        )
+    base = _shared_interpreter(Path(settings.shared))
     env = Path(settings.shared) / "env"
     print(
         f"the course environment's Python is closed to the course's accounts "
-        f"({', '.join(blocked)}): their servers use {env}, made from {base}, with the course "
-        "environment's packages"
+        f"({', '.join(blocked)}): their servers use {env}, made from a copy of it, {base}, "
+        "with the course environment's packages"
     )
     if env.exists():
         shutil.rmtree(env)

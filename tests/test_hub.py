@@ -445,7 +445,9 @@ def test_student_fetches_and_submits_from_the_panel_after_logging_in(cycle):
 def test_second_student_fetches_and_submits_through_the_api(cycle):
     assert cycle["bob_fetch"] == 200
     status, answer = cycle["bob_submit"]
-    assert status == 200 and not (isinstance(answer, dict) and "success" in answer), answer
+    assert status == 200 and answer["success"] is True, answer
+    submitted = [a for a in answer["value"] if a["status"] == "submitted"]
+    assert [(a["student_id"], a["assignment_id"]) for a in submitted] == [(BOB, SLUG)], answer
 
 
 def test_instructor_collects_grades_and_releases_feedback(cycle):

@@ -13,9 +13,11 @@ Run as root (it creates accounts and starts each user's server as that user). In
    solutions/, no tests/), which students' servers import the course library from;
 4. the instructor's course: a copy of this repository in `~<instructor>/ecomrec`, owned by the
    instructor (kept as it is when it exists: it holds their gradebook and grading work);
-5. a check that every account can run the course environment (this virtualenv's Python, with
-   JupyterHub, nbgrader and the course library) from its own folders, and a warning when every
-   account can read this repository's solutions/;
+5. the course environment for every account: this virtualenv, or, when its Python lives in a
+   folder other accounts cannot enter, a virtualenv in <shared>/env made from a copy of that
+   Python and using this one's packages; then a check that every account can run it with
+   JupyterHub, nbgrader and the course library, and a warning when every account can read this
+   repository's solutions/;
 6. JupyterHub itself, with autograder/hub/jupyterhub_config.py, until Ctrl-C.
 """
 
@@ -387,44 +389,55 @@ def _unreachable(path: Path, uid: int, gids: set[int]) -> list[str]:
     return blocked
 
 
+def _cannot_run(name: str, python: Path, course: Path, output: str) -> HubError:
+    entry = pwd.getpwnam(name)
+    gids = {entry.pw_gid}
+    blocked = _unreachable(python, entry.pw_uid, gids) + _unreachable(course, entry.pw_uid, gids)
+    hint = (
+        f"; these folders are closed to {name}: {', '.join(blocked)} (chmod o+x each, or put "
+        "the course environment somewhere every account can reach, e.g. /opt)"
+        if blocked
+        else ""
+    )
+    return HubError(
+        f"the account {name} cannot run the course environment {python} with the course "
+        f"library from {course}{hint}:\n{output}"
+    )
+
+
 def check_accounts_can_run_the_course(settings: HubSettings) -> None:
-    """Each account starts this environment's Python as itself, with its own server's
-    environment, and imports what its server and kernels need."""
+    """Each account starts the course environment's Python as itself, with its own server's
+    environment, and imports what its server and kernels need (all at once: each import
+    takes seconds)."""
     code = (
         "import jupyterhub, jupyterlab, nbgrader, ecomrec, autograder, os; "
         "print(os.path.dirname(os.path.dirname(ecomrec.__file__)))"
     )
     python = Path(settings.bin) / "python"
+    started = {}
     for name in settings.accounts:
         entry = pwd.getpwnam(name)
         env = user_environment(settings, name)
         env.update(HOME=entry.pw_dir, USER=name, LANG="C.UTF-8")
-        proc = subprocess.run(
-            [str(python), "-c", code],
-            user=entry.pw_uid,
-            group=entry.pw_gid,
-            extra_groups=[],
-            env=env,
-            cwd=entry.pw_dir,
-            capture_output=True,
-            text=True,
-        )
-        expected = env["PYTHONPATH"]
-        if proc.returncode != 0 or proc.stdout.strip() != expected:
-            gids = {entry.pw_gid}
-            blocked = _unreachable(python, entry.pw_uid, gids) + _unreachable(
-                Path(expected), entry.pw_uid, gids
+        try:
+            started[name] = subprocess.Popen(
+                [str(python), "-c", code],
+                user=entry.pw_uid,
+                group=entry.pw_gid,
+                extra_groups=[],
+                env=env,
+                cwd=entry.pw_dir,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
-            hint = (
-                f"; these folders are closed to {name}: {', '.join(blocked)} (chmod o+x each, "
-                "or put the course environment somewhere every account can reach, e.g. /opt)"
-                if blocked
-                else ""
-            )
-            raise HubError(
-                f"the account {name} cannot run the course environment {python} with the "
-                f"course library from {expected}{hint}:\n{proc.stdout}{proc.stderr}"
-            )
+        except OSError as err:
+            raise _cannot_run(name, python, Path(env["PYTHONPATH"]), str(err)) from err
+    for name, process in started.items():
+        output = process.communicate()[0]
+        course = user_environment(settings, name)["PYTHONPATH"]
+        if process.returncode != 0 or output.strip().splitlines()[-1:] != [course]:
+            raise _cannot_run(name, python, Path(course), output)
 
 
 def warn_if_solutions_readable(settings: HubSettings) -> None:

@@ -17,7 +17,7 @@ STUDENT_LAB_CONFIG    := $(CURDIR)/autograder/student-lab:$(INSTRUCTOR_LAB_CONFI
 LAB_ARGS ?=
 
 .PHONY: help sandbox book test lab lab-instructor student-repo release check bench data lock \
-	lint clean distclean
+	lint clean distclean hub
 
 help:
 	@echo "make book       build the course website into _build/html (strict: any warning fails)"
@@ -29,6 +29,8 @@ help:
 	@echo "                JupyterLab with every nbgrader tool (formgrader, Create Assignment)"
 	@echo "make student-repo DEST=DIR"
 	@echo "                write the repository students clone (no solutions/, no tests/) to DIR"
+	@echo "make hub        (root) a JupyterHub for the course on 127.0.0.1:8000: accounts for an"
+	@echo "                instructor and students, a shared exchange (HUB_ARGS=\"--help\" for options)"
 	@echo "make release    regenerate exercises/ from solutions/ (course release)"
 	@echo "make check      check that every assignment grades correctly (course check)"
 	@echo "make bench      time the lessons and the book builds, write benchmarks/RESULTS.md"
@@ -81,6 +83,13 @@ lab-instructor: $(STAMP)
 student-repo: $(STAMP)
 	@test -n "$(DEST)" || { echo "usage: make student-repo DEST=../course-for-students"; exit 2; }
 	$(BIN)/course student-copy "$(DEST)"
+
+# The course on a JupyterHub on this machine (root: local accounts, a server per user); see
+# autograder/hub/launch.py and the instructor guide. HUB_ARGS passes options, e.g.
+# make hub HUB_ARGS="--port 8100 --students 'ann ben'".
+HUB_ARGS ?=
+hub: $(STAMP)
+	$(BIN)/python -m autograder.hub $(HUB_ARGS)
 
 release: $(STAMP)
 	$(BIN)/course release

@@ -1,7 +1,9 @@
 """The headless Chromium that the browser tests drive with Playwright (tests/test_site.py,
-tests/test_lab.py): a system Chromium, installed from Debian's `chromium` package when it is
-missing and we may (root with apt-get). Playwright's own browser download (`playwright
-install`) is not possible here."""
+tests/test_lab.py, tests/test_hub.py): a system Chromium, installed from Debian's `chromium`
+package when it is missing and we may (root with apt-get). Playwright's own browser download
+(`playwright install`) is not possible here.
+
+Also the steps through nbgrader's JupyterLab panels that the lab and the Hub tests share."""
 
 from __future__ import annotations
 
@@ -40,3 +42,39 @@ def find_or_install_chromium() -> Path:
             f"`apt-get install chromium` did not install {CHROMIUM}:\n{tail}", pytrace=False
         )
     return CHROMIUM
+
+
+# ------------------------------------------------------ nbgrader in JupyterLab, as clicked
+def open_assignments(page) -> str:
+    """Open nbgrader's Assignments panel; return the course selector's text once loaded."""
+    page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
+    page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
+    loading = "Loading, please wait..."
+    page.wait_for_function(
+        "t => { const e = document.querySelector('#course_list_default'); "
+        "return e && e.innerText.trim() && e.innerText.trim() !== t; }",
+        arg=loading,
+    )
+    page.wait_for_function(  # the three lists have finished loading
+        "() => [...document.querySelectorAll('#assignments .list_loading')]"
+        ".every(e => e.hidden || e.offsetParent === null)"
+    )
+    return page.inner_text("#course_list_default").strip()
+
+
+def panel_errors(page) -> list[str]:
+    return [
+        text.strip()
+        for text in page.locator("#assignments .list_error:visible").all_inner_texts()
+        if text.strip()
+    ]
+
+
+def assignment_names(page, list_id: str) -> list[str]:
+    """Assignment names in one of the panel's lists (not the notebooks nested under them)."""
+    return page.locator(f"#{list_id} > .list_item > div > .item_name").all_inner_texts()
+
+
+def modal_text(page) -> str:
+    page.wait_for_selector(".modal.in .modal-body, .modal .modal-body")
+    return page.inner_text(".modal .modal-body")

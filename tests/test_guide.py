@@ -58,6 +58,13 @@ COVERED = {
         "tests/test_lab.py::test_student_lab_has_no_instructor_tools",
     ],
     "make lab LAB_ARGS=": ["tests/test_lab.py::test_make_lab_puts_the_exercises_in_my_work"],
+    # tests/test_hub.py runs `make hub HUB_ARGS=...` (throwaway accounts, free ports) and
+    # the whole cycle on it
+    "make hub": [
+        "tests/test_hub.py::test_make_hub_serves_only_on_loopback",
+        "tests/test_hub.py::test_instructor_collects_grades_and_releases_feedback",
+    ],
+    "make hub HUB_ARGS=": ["tests/test_hub.py::test_make_hub_serves_only_on_loopback"],
     "make lab-instructor": [
         "tests/test_lab.py::test_fresh_clone_assignments_panel_shows_no_error",
         "tests/test_lab.py::test_formgrader_lists_the_collected_submission",

@@ -37,6 +37,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser import CHROMIUM_ARGS, find_or_install_chromium
+from browser import assignment_names as _items
+from browser import modal_text as _modal_text
+from browser import open_assignments as _open_assignments
+from browser import panel_errors as _panel_errors
 from nbgrader.utils import get_username, is_grade
 from playwright.sync_api import sync_playwright
 
@@ -206,36 +210,6 @@ def _nbgrader_menu(page) -> list[str]:
     return items
 
 
-def _open_assignments(page) -> str:
-    """Open nbgrader's Assignments panel; return the course selector's text once loaded."""
-    page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
-    page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
-    loading = "Loading, please wait..."
-    page.wait_for_function(
-        "t => { const e = document.querySelector('#course_list_default'); "
-        "return e && e.innerText.trim() && e.innerText.trim() !== t; }",
-        arg=loading,
-    )
-    page.wait_for_function(  # the three lists have finished loading
-        "() => [...document.querySelectorAll('#assignments .list_loading')]"
-        ".every(e => e.hidden || e.offsetParent === null)"
-    )
-    return page.inner_text("#course_list_default").strip()
-
-
-def _panel_errors(page) -> list[str]:
-    return [
-        text.strip()
-        for text in page.locator("#assignments .list_error:visible").all_inner_texts()
-        if text.strip()
-    ]
-
-
-def _items(page, list_id: str) -> list[str]:
-    """Assignment names in one of the panel's lists (not the notebooks nested under them)."""
-    return page.locator(f"#{list_id} > .list_item > div > .item_name").all_inner_texts()
-
-
 def _validation(page) -> dict:
     """Read nbgrader's "Validation Results" dialog, then close it."""
     page.wait_for_selector(".jp-Dialog", timeout=VALIDATE_TIMEOUT_MS)
@@ -255,11 +229,6 @@ def _formgrader_row(page, lab: Lab) -> str:
     page.goto(lab.url("/formgrader/manage_assignments"))
     page.wait_for_selector(f"#main-table td.name[data-order='{SLUG}']")
     return f"#main-table tr:has(td.name[data-order='{SLUG}'])"
-
-
-def _modal_text(page) -> str:
-    page.wait_for_selector(".modal.in .modal-body, .modal .modal-body")
-    return page.inner_text(".modal .modal-body")
 
 
 # ------------------------------------------------------------------- the instructor lab

@@ -19,7 +19,13 @@ from ecomrec.ranking.candidates import (
     top_candidates,
     union_order,
 )
-from ecomrec.ranking.features import FEATURE_GROUPS, FEATURE_NAMES, FeatureTable, ranking_features
+from ecomrec.ranking.features import (
+    FEATURE_GROUPS,
+    FEATURE_NAMES,
+    FeatureTable,
+    candidate_table,
+    ranking_features,
+)
 from ecomrec.ranking.rankers import (
     DCNRanker,
     LambdaMART,
@@ -42,6 +48,7 @@ __all__ = [
     "RankingTargets",
     "ShopStatistics",
     "candidate_recall",
+    "candidate_table",
     "full_catalogue_scores",
     "list_batches",
     "listwise_softmax_loss",

@@ -196,3 +196,12 @@ def ranking_features(
     values = np.stack([np.asarray(f[name], dtype=np.float32) for name in FEATURE_NAMES], axis=2)
     labels = (candidates == targets.items[:, None]).astype(np.float32)
     return FeatureTable(values, FEATURE_NAMES, dict(FEATURE_GROUPS), candidates, labels)
+
+
+def candidate_table(stats: ShopStatistics, targets: RankingTargets, k: int) -> FeatureTable:
+    """Both stages' inputs in one call: the union of every source's top items, `k` per target,
+    and their features (what lesson 05 builds step by step)."""
+    from ecomrec.ranking.candidates import source_scores, top_candidates, union_order
+
+    order = union_order(source_scores(stats, targets), targets.histories)
+    return ranking_features(stats, targets, top_candidates(order, k))

@@ -68,3 +68,21 @@ def test_lesson_05_numbers(built_book):
     assert r["ablation_all_groups_share"] >= 0.78
     assert r["training"]["DCN-v2"]["epochs_run"] >= 5
     assert all(r["claims"].values()), r["claims"]
+
+
+def test_lesson_05_tensorflow_numbers(built_book):
+    r = load_results("05-multi-stage-ranking-tensorflow")
+    tolerance = r["tolerance"]
+    assert 0 < tolerance <= 0.02
+    # both frameworks clear the main lesson's bar ...
+    assert r["pytorch"]["share_of_oracle"] >= 0.8 and r["keras"]["share_of_oracle"] >= 0.8
+    # ... and agree within the stated tolerance, from their own starts and from the same one
+    difference = r["keras"]["share_of_oracle"] - r["pytorch"]["share_of_oracle"]
+    assert r["share_difference"] == pytest.approx(difference)
+    assert abs(difference) <= tolerance and r["agree"] is True
+    assert r["same_start_score_difference"] <= 1e-4, "weights mapped wrongly between frameworks"
+    assert abs(r["same_start_share_difference"]) <= tolerance
+    # the same number of steps on the same batches in both frameworks
+    steps = r["steps"]
+    assert steps["pytorch"] == steps["keras"] == steps["keras_same_start"] >= 100
+    assert all(r["claims"].values()), r["claims"]

@@ -16,6 +16,7 @@ from ecomrec.ranking import (
     RankingTargets,
     ShopStatistics,
     candidate_recall,
+    candidate_table,
     full_catalogue_scores,
     list_batches,
     listwise_softmax_loss,
@@ -24,8 +25,10 @@ from ecomrec.ranking import (
     ranking_features,
     recall_curve,
     source_scores,
+    top_candidates,
     training_lists,
     training_targets,
+    union_order,
 )
 from ecomrec.splits import known_interactions, temporal_split
 from ecomrec.training import train
@@ -250,3 +253,15 @@ def test_lambdamart_is_deterministic():
     a = LambdaMART(n_estimators=20, seed=3).fit(values, labels).predict(values)
     b = LambdaMART(n_estimators=20, seed=3).fit(values, labels).predict(values)
     np.testing.assert_array_equal(a, b)
+
+
+def test_candidate_table_in_chunks_equals_one_pass(shop):
+    _, split, known, stats = shop
+    t = _targets(split, known, n=60)
+    whole = candidate_table(stats, t, 20, chunk_size=60)
+    chunked = candidate_table(stats, t, 20, chunk_size=7)
+    np.testing.assert_array_equal(whole.values, chunked.values)
+    np.testing.assert_array_equal(whole.candidates, chunked.candidates)
+    order = union_order(source_scores(stats, t), t.histories)
+    np.testing.assert_array_equal(whole.candidates, top_candidates(order, 20))
+    assert t.take(np.array([3, 1])).users.tolist() == t.users[[3, 1]].tolist()

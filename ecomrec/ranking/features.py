@@ -198,10 +198,28 @@ def ranking_features(
     return FeatureTable(values, FEATURE_NAMES, dict(FEATURE_GROUPS), candidates, labels)
 
 
-def candidate_table(stats: ShopStatistics, targets: RankingTargets, k: int) -> FeatureTable:
+def candidate_table(
+    stats: ShopStatistics, targets: RankingTargets, k: int, chunk_size: int = 500
+) -> FeatureTable:
     """Both stages' inputs in one call: the union of every source's top items, `k` per target,
-    and their features (what lesson 05 builds step by step)."""
+    and their features (what lesson 05 builds step by step).
+
+    Targets are processed `chunk_size` at a time, so the sources' dense
+    ``(chunk_size, n_items)`` scores stay small (the autograder caps a kernel's memory).
+    """
     from ecomrec.ranking.candidates import source_scores, top_candidates, union_order
 
-    order = union_order(source_scores(stats, targets), targets.histories)
-    return ranking_features(stats, targets, top_candidates(order, k))
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    parts = []
+    for begin in range(0, len(targets), chunk_size):
+        chunk = targets.take(np.arange(begin, min(begin + chunk_size, len(targets))))
+        order = union_order(source_scores(stats, chunk), chunk.histories)
+        parts.append(ranking_features(stats, chunk, top_candidates(order, k)))
+    return FeatureTable(
+        np.concatenate([p.values for p in parts]),
+        parts[0].names,
+        parts[0].groups,
+        np.concatenate([p.candidates for p in parts]),
+        np.concatenate([p.labels for p in parts]),
+    )

@@ -92,6 +92,19 @@ class RankingTargets:
         targets = split.valid if which == "valid" else split.test
         return cls.from_log(known_interactions(split, which), targets)
 
+    def take(self, rows: np.ndarray) -> RankingTargets:
+        """The targets at positions `rows` (an integer array), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return RankingTargets(
+            users=self.users[rows],
+            times=self.times[rows],
+            sessions=self.sessions[rows],
+            items=self.items[rows],
+            histories=[self.histories[r] for r in rows],
+            history_sessions=[self.history_sessions[r] for r in rows],
+            history_times=[self.history_times[r] for r in rows],
+        )
+
     def mission_items(self) -> np.ndarray:
         """The first item of each target's session when the session has earlier views, else -1.
 

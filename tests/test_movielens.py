@@ -223,3 +223,12 @@ def test_movielens_companion_numbers(built_book):
     assert carry["popularity"]["ShopSim / popularity"] == pytest.approx(1.0)
     assert carry["BPR-MF"]["MovieLens NDCG@10"] == pytest.approx(ndcg["BPR-MF"])
     assert all(r["claims"].values()), r["claims"]
+
+
+def test_benchmark_protocol_docstring_examples_run():
+    import doctest
+
+    import ecomrec.benchmark_protocol
+
+    result = doctest.testmod(ecomrec.benchmark_protocol, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -68,6 +68,21 @@ def _consecutive_pairs(
     return items[:-gap][same_group], items[gap:][same_group]
 
 
+def _whole_history_cooccurrence(interactions: pd.DataFrame, n_items: int) -> np.ndarray:
+    """C[i, j] = sum over users of n_ui * n_uj for i != j: every pair of a user's interactions.
+
+    The same count as the windowed loop with a window longer than any history (each pair of
+    positions holding two different items, both directions), as one matrix product.
+    """
+    _, users = np.unique(interactions[USER].to_numpy(), return_inverse=True)
+    items = interactions[ITEM].to_numpy(dtype=np.int64)
+    per_user = np.zeros((int(users.max()) + 1 if len(users) else 0, n_items))
+    np.add.at(per_user, (users, items), 1.0)
+    cooccurrence = per_user.T @ per_user
+    np.fill_diagonal(cooccurrence, 0.0)
+    return cooccurrence
+
+
 class Recommender(NextItemScorer):
     """A next-item scorer learnt from a log: ``fit(train, n_items)`` then ``score(context)``."""
 
@@ -125,7 +140,9 @@ class ItemCooccurrence(Recommender):
     (i near j = j near i) and an item never co-occurs with itself. A window of
     consecutive steps, rather than whole histories, keeps the signal local (a session's
     mission, complements) while still linking items across a session boundary, which
-    matters at the start of a new session. Cosine normalisation,
+    matters at the start of a new session. ``window=None`` counts every pair of a user's
+    interactions however far apart (with ``same_session_only=False``: the classic item-kNN of
+    "users who rated this also rated", computed as one matrix product). Cosine normalisation,
     ``C[i, j] / sqrt(n_i * n_j)`` with n the item counts, stops popular items from
     being similar to everything.
 
@@ -151,14 +168,16 @@ class ItemCooccurrence(Recommender):
 
     def __init__(
         self,
-        window: int = 10,
+        window: int | None = 10,
         same_session_only: bool = False,
         n_recent: int = 5,
         decay: float = 0.7,
         popularity_weight: float = 1e-6,
     ) -> None:
-        if window < 1 or n_recent < 1:
-            raise ValueError("window and n_recent must be at least 1")
+        if (window is not None and window < 1) or n_recent < 1:
+            raise ValueError("window and n_recent must be at least 1 (window may be None)")
+        if window is None and same_session_only:
+            raise ValueError("window=None counts whole histories; it cannot also stay in sessions")
         self.window = window
         self.same_session_only = same_session_only
         self.n_recent = n_recent
@@ -168,14 +187,17 @@ class ItemCooccurrence(Recommender):
     def fit(
         self, train_interactions: pd.DataFrame, n_items: int, n_users: int | None = None
     ) -> ItemCooccurrence:
-        counts = np.zeros(n_items * n_items, dtype=np.float64)
-        for gap in range(1, self.window + 1):
-            earlier, later = _consecutive_pairs(train_interactions, gap, self.same_session_only)
-            distinct = earlier != later
-            earlier, later = earlier[distinct], later[distinct]
-            counts += np.bincount(earlier * n_items + later, minlength=n_items * n_items)
-            counts += np.bincount(later * n_items + earlier, minlength=n_items * n_items)
-        cooccurrence = counts.reshape(n_items, n_items)
+        if self.window is None:
+            cooccurrence = _whole_history_cooccurrence(train_interactions, n_items)
+        else:
+            counts = np.zeros(n_items * n_items, dtype=np.float64)
+            for gap in range(1, self.window + 1):
+                earlier, later = _consecutive_pairs(train_interactions, gap, self.same_session_only)
+                distinct = earlier != later
+                earlier, later = earlier[distinct], later[distinct]
+                counts += np.bincount(earlier * n_items + later, minlength=n_items * n_items)
+                counts += np.bincount(later * n_items + earlier, minlength=n_items * n_items)
+            cooccurrence = counts.reshape(n_items, n_items)
         item_counts = _item_counts(train_interactions, n_items)
         norms = np.sqrt(np.maximum(item_counts, 1.0))
         self.similarity_ = cooccurrence / norms[:, None] / norms[None, :]

@@ -13,6 +13,7 @@ ITEM = "item_id"
 SESSION = "session_id"
 TIMESTAMP = "timestamp"  # pandas datetime64[ns] after loading
 EVENT_TYPE = "event_type"
+RATING = "rating"  # explicit ratings (MovieLens: 1-5 stars); ShopSim has none
 
 # The purchase funnel, in order. Every interaction starts with a view of one item.
 EVENT_TYPES = ("view", "click", "cart", "purchase")

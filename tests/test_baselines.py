@@ -155,3 +155,13 @@ def test_common_interface(model):
 def test_scoring_before_fit_raises():
     with pytest.raises(RuntimeError, match="fit"):
         Markov().score(Context([0], [[1]]))
+
+
+def test_whole_history_cooccurrence_equals_a_window_longer_than_any_history():
+    rng = np.random.default_rng(0)
+    log = make_log([rng.integers(0, 6, size=int(rng.integers(1, 9))).tolist() for _ in range(7)])
+    whole = ItemCooccurrence(window=None, n_recent=20, decay=1.0).fit(log, n_items=6)
+    looped = ItemCooccurrence(window=50, n_recent=20, decay=1.0).fit(log, n_items=6)
+    np.testing.assert_allclose(whole.similarity_, looped.similarity_)
+    with pytest.raises(ValueError, match="cannot also stay in sessions"):
+        ItemCooccurrence(window=None, same_session_only=True)

@@ -5,6 +5,7 @@
 >>> data.interactions.head()       # one row per viewed item
 """
 
+from ecomrec.datasets.movielens import MovieLens, load_movielens_100k, verify_movielens
 from ecomrec.datasets.shopsim import (
     SHIPPED_DIR,
     SHIPPED_SEED,
@@ -23,13 +24,16 @@ __all__ = [
     "SHIPPED_DIR",
     "SHIPPED_SEED",
     "DatasetError",
+    "MovieLens",
     "ShopSim",
     "ShopSimTruth",
     "SimConfig",
     "generate",
+    "load_movielens_100k",
     "load_shopsim",
     "load_truth",
     "read_manifest",
     "simulate",
     "verify",
+    "verify_movielens",
 ]

@@ -23,6 +23,7 @@ from ecomrec.search import (
     minmax_rows,
     reciprocal_rank_fusion,
     reciprocal_ranks,
+    retrieved_only,
     search,
     tokenize,
     weighted_blend,
@@ -98,6 +99,14 @@ def test_reciprocal_rank_fusion_by_hand():
     np.testing.assert_allclose(fused[0], expected)
     # with depth 1, only each ranking's first item counts
     np.testing.assert_allclose(reciprocal_rank_fusion([a, b], k=60, depth=1)[0], [1 / 61] * 2 + [0])
+    # an item scored -inf was not retrieved: it gets nothing from that ranking
+    not_retrieved = np.array([[3.0, -np.inf, -np.inf]])
+    np.testing.assert_allclose(
+        reciprocal_rank_fusion([not_retrieved, b], k=60)[0], [1 / 61 + 1 / 63, 1 / 61, 1 / 62]
+    )
+    np.testing.assert_array_equal(
+        retrieved_only(np.array([[2.0, 0.0, -1.0]])), [[2.0, -np.inf, -np.inf]]
+    )
     # fusing a ranking with itself keeps its order
     x = np.random.default_rng(0).random((4, 9))
     fused_self = reciprocal_rank_fusion([x, x])
@@ -206,11 +215,62 @@ def test_search_with_a_dense_scorer_and_bad_input(catalogue):
     data, index, _ = catalogue
     target = 123
     dense = lambda q: np.eye(data.n_items)[target]  # noqa: E731 - a stand-in encoder
-    result = search("qwzx", index, k=3, dense=dense)
-    assert result.reason == "matched" and result.items[0] == target
+    query = data.items.loc[target, "category"]  # the target shares a word with the query
+    alone = search(query, index, k=data.n_items).items.index(target)
+    fused = search(query, index, k=data.n_items, dense=dense).items.index(target)
+    assert fused < alone and fused <= 2, "fusion lifts the dense scorer's favourite"
+    blended = search(query, index, k=3, dense=dense, bm25_weight=0.1)
+    assert blended.reason == "matched" and blended.items[0] == target
+    # unknown words get the fallback even with a dense scorer
+    assert search("qwzx", index, k=3, dense=dense).reason == "unknown_words"
     with pytest.raises(TypeError, match="string"):
         search(None, index)
     with pytest.raises(ValueError, match="k must be"):
         search("case", index, k=0)
     with pytest.raises(ValueError, match="one value per item"):
         build_index(data.items, np.ones(3))
+
+
+# ------------------------------------------------------------ dense and personal helpers
+def test_in_batch_loss_and_the_adapter_start_from_the_pretrained_model():
+    import torch
+
+    from ecomrec.search.dense import QueryAdapter, in_batch_loss
+
+    g = torch.Generator().manual_seed(0)
+    q, pos, neg = (
+        torch.nn.functional.normalize(torch.randn(4, 8, generator=g), dim=-1) for _ in range(3)
+    )
+    logits = 20.0 * q @ torch.cat([pos, neg]).T
+    by_hand = -(logits.diag()[:4] - torch.logsumexp(logits, dim=1)).mean()
+    assert torch.allclose(in_batch_loss(q, pos, neg), by_hand)
+    adapter = QueryAdapter(8)
+    np.testing.assert_allclose(adapter.transform(q.numpy()), q.numpy(), atol=1e-6)
+
+
+def test_search_profiles_count_only_views_before_the_cut_off():
+    import pandas as pd
+
+    from ecomrec.search.personal import SearchProfiles
+
+    items = pd.DataFrame(
+        {
+            "category": ["phone case", "phone case", "mug"],
+            "brand": ["Voltra", "Nexio", "Hearth"],
+            "price_tier": ["budget", "premium", "budget"],
+        }
+    )
+    t = pd.Timestamp("2026-01-02")
+    events = pd.DataFrame(
+        {
+            "user_id": [0, 0, 0, 1],
+            "item_id": [0, 0, 1, 2],
+            "event_type": ["view"] * 4,
+            "timestamp": [t, t, t + pd.Timedelta(days=5), t],
+        }
+    )
+    p = SearchProfiles.from_events(events, items, n_users=2, before=t + pd.Timedelta(days=1))
+    brand, tier, pop = p.features(np.array([0, 1]))
+    np.testing.assert_allclose(brand[0], [2 / 3, 0.0, 0.0])  # 2 Voltra views of 2 electronics
+    np.testing.assert_allclose(tier[0], [3 / 5, 1 / 5, 3 / 5])
+    np.testing.assert_allclose(pop[0], np.log1p([2, 0, 1]))  # the later view is not counted

@@ -10,7 +10,12 @@ Lesson 06 derives each piece; lesson 08's capstone calls `build_index` and `sear
 
 from ecomrec.search.bm25 import BM25, tokenize
 from ecomrec.search.engine import CatalogueIndex, SearchResult, build_index, search
-from ecomrec.search.fusion import minmax_rows, reciprocal_rank_fusion, weighted_blend
+from ecomrec.search.fusion import (
+    minmax_rows,
+    reciprocal_rank_fusion,
+    retrieved_only,
+    weighted_blend,
+)
 from ecomrec.search.metrics import exact_recall, graded_ndcg, reciprocal_ranks
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "minmax_rows",
     "reciprocal_rank_fusion",
     "reciprocal_ranks",
+    "retrieved_only",
     "search",
     "tokenize",
     "weighted_blend",

@@ -3,7 +3,7 @@
 `build_index(items, popularity)` indexes titles and descriptions with BM25; `search(query,
 index)` returns a `SearchResult` with the items, their scores and a `reason`:
 
-* ``"matched"``: BM25 (or BM25 fused with a dense scorer) ranked the catalogue;
+* ``"matched"``: BM25 (or BM25 combined with a dense scorer) ranked the catalogue;
 * ``"empty_query"``: nothing but spaces or punctuation was typed;
 * ``"other_script"``: the query has no Latin letter or digit (say, Chinese); the listings
   are English, so no word can match;
@@ -25,7 +25,7 @@ import pandas as pd
 
 from ecomrec import schema as S
 from ecomrec.search.bm25 import BM25, tokenize
-from ecomrec.search.fusion import reciprocal_rank_fusion
+from ecomrec.search.fusion import reciprocal_rank_fusion, retrieved_only, weighted_blend
 
 _LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
 REASONS = ("matched", "empty_query", "other_script", "unknown_words")
@@ -91,12 +91,15 @@ def search(
     index: CatalogueIndex,
     k: int = 10,
     dense: Callable[[str], np.ndarray] | None = None,
+    bm25_weight: float | None = None,
 ) -> SearchResult:
     """The top `k` items for `query`, with the reason for the answer (see module docstring).
 
     dense: optional function from the query text to one score per item (e.g. cosine
-    similarity from a bi-encoder); when given, its ranking is fused with BM25's by
-    reciprocal-rank fusion, so needs and synonyms find items even without shared words.
+    similarity from a bi-encoder), so that needs and synonyms find items without sharing
+    every word. It is combined with BM25 by reciprocal-rank fusion, or, with
+    `bm25_weight`, by a weighted blend of per-query min-max scores (weight on BM25).
+    A query none of whose words occurs in any listing still gets the fallback.
     """
     if not isinstance(query, str):
         raise TypeError(f"search expects the query as a string, got {type(query).__name__}")
@@ -110,13 +113,15 @@ def search(
     tokens = tokenize(query)
     known = index.bm25.known(tokens)
     unknown = [t for t in tokens if t not in index.bm25.vocab]
-    if not known and dense is None:
+    if not known:
         return _fallback(index, k, "unknown_words", unknown)
     scores = index.bm25.score(known)
     if dense is not None:
         dense_scores = np.asarray(dense(query), dtype=np.float64)[None, :]
-        # only listings that share a word with the query take part in BM25's ranking
-        bm25_rrf = reciprocal_rank_fusion([scores[None, :]], depth=int((scores > 0).sum()))
-        scores = (bm25_rrf + reciprocal_rank_fusion([dense_scores]))[0]
+        if bm25_weight is None:  # only listings sharing a word take part in BM25's ranking
+            fused = reciprocal_rank_fusion([retrieved_only(scores[None, :]), dense_scores])
+        else:
+            fused = weighted_blend([scores[None, :], dense_scores], [bm25_weight, 1 - bm25_weight])
+        scores = fused[0]
     top = np.argsort(-scores, kind="stable")[:k]
     return SearchResult(index.item_ids[top].tolist(), scores[top].tolist(), "matched", unknown)

@@ -37,8 +37,10 @@ def reciprocal_rank_fusion(
 ) -> np.ndarray:
     """RRF score sum_r 1 / (k + rank_r(item)) of every item, shape (n_queries, n_items).
 
-    scores: one (n_queries, n_items) matrix per retriever, higher = better; depth: only
-    the top `depth` of each ranking contribute (as when each retriever returns a list).
+    scores: one (n_queries, n_items) matrix per retriever, higher = better; an item scored
+    -inf was not retrieved and gets nothing from that retriever (BM25 retrieves only
+    listings that share a word with the query); depth: only the top `depth` of each
+    ranking contribute (as when each retriever returns a list of that length).
 
     >>> reciprocal_rank_fusion([np.array([[3.0, 2, 1]]), np.array([[1.0, 3, 2]])], k=1)
     array([[0.75      , 0.83333333, 0.58333333]])
@@ -48,16 +50,24 @@ def reciprocal_rank_fusion(
     fused = None
     for m in _as_matrices(scores):
         ranks = ranks_of(m).astype(np.float64)
-        contrib = 1.0 / (k + ranks)
+        contrib = np.where(np.isneginf(m), 0.0, 1.0 / (k + ranks))
         if depth is not None:
             contrib[ranks > depth] = 0.0
         fused = contrib if fused is None else fused + contrib
     return fused
 
 
+def retrieved_only(scores: np.ndarray) -> np.ndarray:
+    """Scores with every item scored 0 or less set to -inf: "not retrieved" for the fusion."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.where(scores > 0, scores, -np.inf)
+
+
 def minmax_rows(scores: np.ndarray) -> np.ndarray:
     """Each row rescaled to [0, 1]; a constant row becomes all zeros."""
     m = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    if np.isinf(m).any():
+        raise ValueError("minmax_rows needs finite scores (-inf marks items not retrieved)")
     lo, hi = m.min(axis=1, keepdims=True), m.max(axis=1, keepdims=True)
     span = np.where(hi > lo, hi - lo, 1.0)
     return (m - lo) / span

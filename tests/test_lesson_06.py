@@ -68,3 +68,5 @@ def test_lesson_06_serving_cost(built_book):
     for name in ("dense, HNSW (M=16, ef=32)", "dense, IVF (32 lists, 4 probed)"):
         assert 0.8 <= s[name]["recall@10_vs_exact"] <= 1.0, name
     assert s["query encoding (MiniLM)"]["qps"] < s["BM25"]["qps"], "encoding is the dense cost"
+    # a cross-encoder pass per (query, item) pair: far slower than BM25 per query
+    assert 0 < s["cross-encoder (MiniLM, pairs)"]["qps"] < s["BM25"]["qps"]

@@ -4,6 +4,7 @@ Layout of a ShopSim folder (the shipped one is `datasets/shopsim/`):
 
     users.csv.gz  items.csv.gz  events.csv.gz  queries.csv.gz  friendships.csv.gz
     truth/user_truth.csv.gz  truth/user_tastes.csv.gz  truth/item_truth.csv.gz
+    truth/query_truth.csv.gz (the attributes each search query intends)
     manifest.json   (seed, generator settings, SHA-256, size and row count of every file)
     DATACARD.md     (written by hand, not by the generator)
 
@@ -27,13 +28,14 @@ import pandas as pd
 from ecomrec import __version__
 from ecomrec import schema as S
 from ecomrec.datasets.catalogue import CATEGORIES, DEPARTMENTS, SEGMENTS
+from ecomrec.datasets.search import esci_labels
 from ecomrec.datasets.simulator import SimConfig, SimResult, brand_names, simulate
 from ecomrec.datasets.truth import MixtureWeights, ShopSimTruth, TruthParams
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "datasets" / "shopsim"
 SHIPPED_SEED = 2026
 TABLES = ("users", "items", "events", "queries", "friendships")
-TRUTH_TABLES = ("user_truth", "user_tastes", "item_truth")
+TRUTH_TABLES = ("user_truth", "user_tastes", "item_truth", "query_truth")
 
 
 class DatasetError(RuntimeError):
@@ -69,7 +71,12 @@ def _truth_tables(result: SimResult) -> dict[str, pd.DataFrame]:
     tastes = pd.DataFrame(t.tastes, columns=[c.name for c in CATEGORIES])
     tastes.insert(0, S.USER, np.arange(t.n_users))
     item_truth = pd.DataFrame({S.ITEM: np.arange(t.n_items), "popularity": t.popularity})
-    return {"user_truth": user_truth, "user_tastes": tastes, "item_truth": item_truth}
+    return {
+        "user_truth": user_truth,
+        "user_tastes": tastes,
+        "item_truth": item_truth,
+        "query_truth": result.query_truth,
+    }
 
 
 def write_shopsim(result: SimResult, cfg: SimConfig, out: Path | str) -> dict:
@@ -151,6 +158,7 @@ _DTYPES = {
     "items": {S.ITEM: "int64", S.PRICE: "float64"},
     "events": {S.USER: "int64", S.ITEM: "int64", S.SESSION: "int64"},
     "queries": {S.QUERY_ID: "int64", S.USER: "int64", S.CLICKED_ITEM: "int64"},
+    "query_truth": {S.QUERY_ID: "int64"},
     "friendships": {S.USER_A: "int64", S.USER_B: "int64"},
 }
 _DATES = {
@@ -210,6 +218,15 @@ class ShopSim:
     def load_truth(self) -> ShopSimTruth:
         """The evaluation-only latent truth (for the oracle; never a model input)."""
         return load_truth(self.path, items=self.items, verify_files=False)
+
+    def load_query_truth(self) -> pd.DataFrame:
+        """What each search query intends (evaluation-only): one row per query, the columns
+        `ecomrec.datasets.search.INTENT_COLUMNS`, "" where the query intends nothing."""
+        return _read(self.path, "query_truth", self.manifest)
+
+    def esci_labels(self) -> np.ndarray:
+        """ESCI label index (0 E, 1 S, 2 C, 3 I) of every (query, item) pair (evaluation-only)."""
+        return esci_labels(self.load_query_truth(), self.items)
 
 
 def load_shopsim(path: Path | str | None = None, verify_files: bool = True) -> ShopSim:

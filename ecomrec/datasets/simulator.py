@@ -3,7 +3,8 @@
 `simulate(SimConfig(seed=...))` returns the observable tables (users, items,
 events, queries, friendships) and the latent truth that produced them. Every
 random draw comes from one `numpy.random.Generator` seeded with `seed`, in a
-fixed order, so the same seed gives the same tables.
+fixed order, so the same seed gives the same tables; the search queries alone
+draw from a stream of their own (`ecomrec.datasets.search`).
 
 How it works, in the order the code runs:
 
@@ -22,8 +23,10 @@ How it works, in the order the code runs:
    -> cart -> purchase with probabilities that depend on the user-item fit
    and on price.
 5. Text: titles, and descriptions from a grammar with synonyms and optional
-   clauses that state the item's attributes; search queries built from the
-   attributes of the first item of some sessions, with noise.
+   clauses that state the item's attributes.
+6. Search (`ecomrec.datasets.search`): some sessions start with a query of one
+   of three kinds written from the intent behind their first item; the clicked
+   result follows the user's taste.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ from tqdm.auto import tqdm
 from ecomrec import schema as S
 from ecomrec.datasets.catalogue import (
     CATEGORIES,
-    COLOR_SYNONYMS,
     COLORS,
     DEPARTMENTS,
     SEGMENT_DEPARTMENTS,
     SEGMENTS,
     describe_item,
 )
+from ecomrec.datasets.search import make_queries
 from ecomrec.datasets.social import PurchaseLog, friend_lists
 from ecomrec.datasets.truth import ShopSimTruth, TruthParams
 from ecomrec.schema import SIMULATION_START as START
@@ -279,48 +282,6 @@ def _simulate_events(
     return events[[S.USER, S.ITEM, S.SESSION, S.TIMESTAMP, S.EVENT_TYPE, "p_true"]]
 
 
-_QUERY_TYPOS = str.maketrans({"a": "s", "e": "r", "o": "i"})
-
-
-def _make_queries(
-    events: pd.DataFrame, items: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
-) -> pd.DataFrame:
-    views = events[events[S.EVENT_TYPE] == "view"]
-    firsts = views.groupby(S.SESSION, sort=True).head(1)
-    chosen = firsts[rng.random(len(firsts)) < cfg.query_share]
-    rows = []
-    for qid, row in enumerate(chosen.itertuples(index=False)):
-        item = items.iloc[getattr(row, S.ITEM)]
-        words = [item[S.SUBCATEGORY]]
-        if rng.random() < 0.6:
-            words.insert(0, COLOR_SYNONYMS[item[S.COLOR]][rng.integers(2)])
-        if rng.random() < 0.35:
-            words.insert(0, item[S.BRAND].lower())
-        if rng.random() < 0.3:
-            words.append(item[S.MATERIAL])
-        if rng.random() < 0.15:
-            words.append("cheap" if item[S.PRICE_TIER] == "budget" else "best")
-        text = " ".join(words).lower()
-        if rng.random() < 0.08:  # a typo in one word
-            parts = text.split()
-            j = int(rng.integers(len(parts)))
-            parts[j] = parts[j].translate(_QUERY_TYPOS)
-            text = " ".join(parts)
-        when = pd.Timestamp(getattr(row, S.TIMESTAMP)) - pd.Timedelta(
-            seconds=int(rng.integers(3, 30))
-        )
-        rows.append(
-            {
-                S.QUERY_ID: qid,
-                S.USER: getattr(row, S.USER),
-                S.TIMESTAMP: when.strftime("%Y-%m-%dT%H:%M:%S"),
-                S.QUERY: text,
-                S.CLICKED_ITEM: getattr(row, S.ITEM),
-            }
-        )
-    return pd.DataFrame(rows, columns=[S.QUERY_ID, S.USER, S.TIMESTAMP, S.QUERY, S.CLICKED_ITEM])
-
-
 @dataclass
 class SimResult:
     tables: dict[str, pd.DataFrame]  # users, items, events, queries, friendships
@@ -328,6 +289,8 @@ class SimResult:
     # for each row of tables["events"]: the probability its view had when it was drawn
     # (NaN for click, cart, purchase); never written to disk, used to test the oracle
     view_probability: np.ndarray
+    # the attributes each query intends (evaluation-only, written to truth/query_truth)
+    query_truth: pd.DataFrame
 
 
 def simulate(cfg: SimConfig | None = None, progress: bool = False) -> SimResult:
@@ -359,7 +322,8 @@ def simulate(cfg: SimConfig | None = None, progress: bool = False) -> SimResult:
     prices_z = np.log(items[S.PRICE].to_numpy() / cat_median)
     events = _simulate_events(cfg, truth, friends, prices_z, rng, progress=progress)
     view_probability = events.pop("p_true").to_numpy()
-    queries = _make_queries(events, items, cfg, rng)
+    # the queries draw from their own stream, so they never shift any other table
+    queries, query_truth = make_queries(events, items, truth, cfg.seed, cfg.query_share)
     items = items[
         [
             S.ITEM,
@@ -381,4 +345,6 @@ def simulate(cfg: SimConfig | None = None, progress: bool = False) -> SimResult:
         "queries": queries,
         "friendships": friendships,
     }
-    return SimResult(tables=tables, truth=truth, view_probability=view_probability)
+    return SimResult(
+        tables=tables, truth=truth, view_probability=view_probability, query_truth=query_truth
+    )

@@ -43,12 +43,21 @@ class GradingStatus(NbGraderPreprocessor):
     results_dir = Unicode("", help="course grade's results: <assignment>/<student>.json").tag(
         config=True
     )
+    # set by `course grade`'s worker, which builds the feedback before it writes the result
+    status = Unicode("", help="this student's status (instead of the results file)").tag(
+        config=True
+    )
+    reason = Unicode("", help="the reason that goes with `status`").tag(config=True)
 
     def preprocess(self, nb, resources):
         meta = resources.get("nbgrader", {})
         path = Path(self.results_dir) / meta.get("assignment", "") / f"{meta.get('student')}.json"
-        if self.results_dir and path.is_file():
+        if self.status:
+            banner = status_banner(self.status, self.reason)
+        elif self.results_dir and path.is_file():
             result = json.loads(path.read_text())
             banner = status_banner(result["status"], result.get("reason", ""))
-            nb.cells.insert(0, nbformat.v4.new_markdown_cell(banner))
+        else:
+            return nb, resources
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(banner))
         return nb, resources

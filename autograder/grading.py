@@ -468,7 +468,10 @@ def _copy_feedback(
         nbgrader_dir = Path(cfg.CourseDirectory.feedback_directory) / student / slug
         built = row.get("profile", {}).get("feedback") is not None
         if not built or not list(nbgrader_dir.glob("*.html")):
-            build_feedback(slug, row, paths, db_url)
+            try:
+                build_feedback(slug, row, paths, db_url)
+            except RuntimeError as err:  # nbgrader's own failure, with its log
+                raise CourseError(str(err)) from None
             write_result(paths, row | {"profile": row.get("profile", {}) | {"feedback": 0.0}})
         dest = out / "feedback" / student
         shutil.rmtree(dest, ignore_errors=True)

@@ -323,6 +323,7 @@ def build_feedback(slug: str, result: dict, paths: CoursePaths, db_url: str | No
     cfg = nbgrader_config(paths, db_url)
     cfg.GradingStatus.status = result["status"]
     cfg.GradingStatus.reason = result.get("reason", "")
+    cfg.GenerateFeedback.exporter_class = "autograder.feedback.CachedHTMLExporter"
     nbgrader_dir = Path(cfg.CourseDirectory.feedback_directory) / student / slug
     autograded = Path(cfg.CourseDirectory.autograded_directory) / student / slug
     staged = paths.staging_dir(slug) / student / slug

@@ -2,8 +2,8 @@
 
     course release [SLUG ...]          regenerate exercises/ from solutions/
     course check [SLUG ...]            does every assignment grade correctly? (make test runs it)
-    course grade SLUG --submissions DIR [--out DIR] [--workers N] [--timeout S]
-                 [--wall S] [--memory MB] [--sandbox MODE] [--force]
+    course grade SLUG --submissions DIR [--out DIR] [--workers N | --cluster ADDRESS]
+                 [--timeout S] [--wall S] [--memory MB] [--sandbox MODE] [--force]
     course report SLUG [--grades CSV] [--out DIR]
     course student-copy DEST           the repository for students (no solutions/, no tests/)
 
@@ -86,7 +86,9 @@ def cmd_grade(args, paths: CoursePaths) -> int:
         )
     except ValueError as err:
         raise SystemExit(f"course: {err}") from None
-    settings = GradeSettings(workers=args.workers, limits=limits, force=args.force, db_url=args.db)
+    settings = GradeSettings(
+        workers=args.workers, limits=limits, force=args.force, db_url=args.db, cluster=args.cluster
+    )
     out = args.out or paths.grades_dir(args.slug)
     table = grade(args.slug, args.submissions, out, paths, settings)
     counts: dict[str, int] = {}
@@ -198,7 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="grades.csv and feedback go here (default: grading/grades/SLUG)",
     )
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="students graded in parallel"
+    )
+    p.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="grade on the workers of this Dask scheduler (tcp://host:8786) instead of "
+        "--workers local processes; needs a shared filesystem",
+    )
     p.add_argument("--timeout", type=int, default=limits.cell_timeout, help="seconds per cell")
     p.add_argument("--wall", type=int, default=limits.notebook_wall, help="seconds per notebook")
     p.add_argument("--memory", type=int, default=limits.memory_mb, help="MB per kernel")

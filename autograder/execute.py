@@ -72,14 +72,24 @@ class SandboxedExecute(Execute):
         self._events: list[str] = []
         self._dead = False
         self._cell_timeout = self.limits.cell_timeout
-        self._deadline = time.monotonic() + self.limits.notebook_wall
+        self._started = time.monotonic()
+        self._deadline = self._started + self.limits.notebook_wall
+        self._kernel_seconds = None
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+        seconds = {"kernel_start": self._kernel_seconds, "run": time.monotonic() - self._started}
         tampering = guards.check_and_remove_guards(nb)
-        self._write_status(resources, tampering)
+        self._write_status(resources, tampering, seconds)
         return nb, resources
+
+    async def async_start_new_kernel_client(self):
+        client = await super().async_start_new_kernel_client()
+        self._kernel_seconds = time.monotonic() - self._started  # for the grading profile
+        return client
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -135,11 +145,12 @@ class SandboxedExecute(Execute):
         if event not in self._events:
             self._events.append(event)
 
-    def _write_status(self, resources, tampering: list[str]) -> None:
+    def _write_status(self, resources, tampering: list[str], seconds: dict) -> None:
         if not self.status_dir:
             return
         meta = resources.get("nbgrader", {})
         name = meta.get("notebook") or resources.get("unique_key", "notebook")
         path = Path(self.status_dir) / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"events": self._events, "tampering": tampering}))
+        status = {"events": self._events, "tampering": tampering, "seconds": seconds}
+        path.write_text(json.dumps(status))

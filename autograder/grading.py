@@ -1,24 +1,29 @@
 """Release, grade in parallel, export and feed back: what the `course` command does.
 
-Grading runs one worker process per student (`autograder.worker`), at most `workers` at a
-time. The trusted side (nbgrader, the gradebook) never runs student code; each worker's
-kernel is sandboxed. A student's result file is written last and atomically, so a
-killed run, started again, grades only the students without one, whose submission
-changed, or whose scores are not in the gradebook in use, unless `force`.
+Grading runs `workers` long-lived worker processes (`autograder.worker --serve`) that take
+the students one after another, or sends each student to a Dask cluster's workers
+(`autograder.cluster`), which run the same worker processes. The trusted side (nbgrader,
+the gradebook) never runs student code; each student gets a fresh sandboxed kernel. A
+worker builds the feedback of each student it grades, then writes the student's result,
+last and atomically, so a killed run, started again, grades only the students without one,
+whose submission changed, or whose scores are not in the gradebook in use, unless `force`.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import json
 import os
+import queue
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +33,11 @@ from nbgrader.apps import NbGraderAPI
 from tqdm.auto import tqdm
 
 from autograder.course import CoursePaths, nbgrader_config, tools_path
-from autograder.feedback import status_banner
 from autograder.limits import GradingLimits
 from autograder.worker import (
-    SECRET,
-    TIMESTAMP,
+    build_feedback,
     gradebook_key,
+    job,
     load_result,
     missing_scores,
     result_path,
@@ -117,6 +121,7 @@ class GradeSettings:
     force: bool = False
     db_url: str | None = None
     progress: bool = True
+    cluster: str | None = None  # a Dask scheduler's address: grade on its workers
 
 
 def students_in(submissions: Path, slug: str) -> list[str]:
@@ -158,25 +163,82 @@ def check_folders(submissions: Path, out: Path, paths: CoursePaths, cfg) -> None
             )
 
 
-def _worker_cmd(
-    slug: str, student: str, submissions: Path, paths: CoursePaths, s: GradeSettings
-) -> list[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "autograder.worker",
-        slug,
-        student,
-        "--submissions",
-        str(submissions),
-        "--workdir",
-        str(paths.workdir),
-        "--limits",
-        s.limits.to_json(),
-    ]
-    if s.db_url:
-        cmd += ["--db", s.db_url]
-    return cmd
+class GradingProcess:
+    """One long-lived worker process (`python -m autograder.worker --serve`) and its jobs.
+
+    A worker that dies, or takes longer than a job's limit (then it is killed with its
+    kernels), is started afresh for the next job; the student it was grading is recorded,
+    not lost."""
+
+    def __init__(self, root: Path, log: Path):
+        self.root, self.log = root, log
+        self.proc: subprocess.Popen | None = None
+        self._buffer = b""
+
+    def _start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("a") as stderr:  # the worker's own messages, between jobs
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "autograder.worker", "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                cwd=self.root,
+                env=dict(os.environ, PYTHONPATH=str(self.root), PATH=tools_path()),
+                start_new_session=True,  # its own process group: a kill takes its kernels too
+            )
+        self._buffer = b""
+
+    def run(self, spec: dict, timeout: float) -> int | str | None:
+        """Grade one job: None when the worker says it is done, else why not (an exit code,
+        "timeout" or "error")."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps(spec) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return self._reap()
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                return "timeout"
+            if select.select([fd], [], [], remaining)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:  # the worker died during the job
+                    return self._reap()
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return None if json.loads(line).get("ok") else "error"
+
+    def _reap(self) -> int:
+        assert self.proc is not None
+        code = self.proc.wait()
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._reap()
+
+    def close(self) -> None:
+        """Let the worker finish: it stops at the end of its input."""
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+            self.proc = None
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
 
 
 def _current(result: dict | None, digest: str, db_url: str) -> bool:
@@ -188,7 +250,23 @@ def _current(result: dict | None, digest: str, db_url: str) -> bool:
     )
 
 
-def _run_worker(
+def failed_result(
+    slug: str, student: str, submissions: Path, db_url: str, status: str, reason: str
+) -> dict:
+    """The result of a student whose grading itself failed (written so the run goes on)."""
+    return {
+        "student_id": student,
+        "assignment": slug,
+        "status": status,
+        "reason": reason,
+        "digest": submission_digest(submissions / student / slug),
+        "gradebook": gradebook_key(db_url),
+        "seconds": None,
+    }
+
+
+def grade_one(
+    process: GradingProcess,
     slug: str,
     student: str,
     submissions: Path,
@@ -197,46 +275,72 @@ def _run_worker(
     n_notebooks: int,
     db_url: str,
 ) -> dict:
-    """One student in its own process; a worker that dies or hangs is recorded, not fatal."""
+    """One student on one worker process: what both `--workers` and `--cluster` run.
+
+    A worker that dies, fails or hangs is recorded as the student's result, not fatal."""
     log = paths.logs_dir(slug) / f"{student}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(paths.root), PATH=tools_path())
     launched = time.time()
-    with log.open("w") as out:
-        try:
-            proc = subprocess.run(
-                _worker_cmd(slug, student, submissions, paths, s),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=s.limits.process_seconds(n_notebooks),
-                cwd=paths.root,
-                env=env,
-                check=False,
-            )
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = "timeout"
+    spec = job(slug, student, submissions, paths, s.limits, s.db_url, log)
+    code = process.run(spec, timeout=s.limits.process_seconds(n_notebooks))
     result = load_result(paths, slug, student)
     digest = submission_digest(submissions / student / slug)
     written = result_path(paths, slug, student)
     fresh = written.is_file() and written.stat().st_mtime >= launched - 1
-    if not fresh or not _current(result, digest, db_url):
-        why = (
-            "grading took longer than its limit"
-            if code == "timeout"
-            else f"the grading process failed (exit {code}); see {log}"
-        )
-        result = {
-            "student_id": student,
-            "assignment": slug,
-            "status": "timeout" if code == "timeout" else "crashed",
-            "reason": why,
-            "digest": digest,
-            "gradebook": gradebook_key(db_url),
-            "seconds": None,
-        }
+    if code is not None or not fresh or not _current(result, digest, db_url):
+        if code == "timeout":
+            status, why = "timeout", "grading took longer than its limit"
+        elif code == "error":
+            status, why = "crashed", f"grading failed; see {log}"
+        else:
+            status, why = "crashed", f"the grading process failed (exit {code}); see {log}"
+        result = failed_result(slug, student, submissions, db_url, status, why)
         write_result(paths, result)
     return result
+
+
+def _grade_locally(
+    todo: list[str],
+    grade_student: Callable[[GradingProcess, str], dict],
+    paths: CoursePaths,
+    slug: str,
+    workers: int,
+    on_result: Callable[[str, dict], None],
+) -> None:
+    """`workers` long-lived worker processes take the students one after another."""
+    jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for student in todo:
+        jobs.put(student)
+    done: queue.SimpleQueue[tuple[str, dict]] = queue.SimpleQueue()
+
+    def work(i: int) -> None:
+        process = GradingProcess(paths.root, paths.logs_dir(slug) / f"worker-{i}.log")
+        try:
+            while True:
+                try:
+                    student = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                done.put((student, grade_student(process, student)))
+        finally:
+            process.close()
+
+    n = max(1, min(workers, len(todo)))
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        loops = [pool.submit(work, i) for i in range(n)]
+        received = 0
+        while received < len(todo):
+            try:
+                student, result = done.get(timeout=0.5)
+            except queue.Empty:
+                failed = [f for f in loops if f.done() and f.exception()]
+                if failed:  # a bug in the grader itself, not a student's problem
+                    while not jobs.empty():
+                        jobs.get_nowait()
+                    raise RuntimeError("a grading thread failed") from failed[0].exception()
+                continue
+            received += 1
+            on_result(student, result)
 
 
 def grade(
@@ -270,37 +374,67 @@ def grade(
                 todo.append(student)
     results: dict[str, dict] = {}
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
-        futures = {
-            pool.submit(_run_worker, slug, s, submissions, paths, settings, n_notebooks, db_url): s
-            for s in todo
-        }
-        bar = tqdm(
-            total=len(todo), desc=f"grading {slug}", unit="student", disable=not settings.progress
+    bar = tqdm(
+        total=len(todo), desc=f"grading {slug}", unit="student", disable=not settings.progress
+    )
+
+    def on_result(student: str, result: dict) -> None:
+        results[student] = result
+        bar.update()
+
+    workers = settings.workers
+    if settings.cluster:
+        from autograder.cluster import grade_on_cluster
+
+        workers = grade_on_cluster(
+            settings.cluster,
+            slug,
+            todo,
+            submissions,
+            paths,
+            settings,
+            n_notebooks,
+            db_url,
+            on_result,
         )
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            bar.update()
-        bar.close()
+    elif todo:
+
+        def one(process: GradingProcess, student: str) -> dict:
+            return grade_one(
+                process, slug, student, submissions, paths, settings, n_notebooks, db_url
+            )
+
+        _grade_locally(todo, one, paths, slug, settings.workers, on_result)
+    bar.close()
     seconds = time.monotonic() - started
     rows = [results.get(s) or load_result(paths, slug, s) for s in students]
     out.mkdir(parents=True, exist_ok=True)
     table = export_grades(slug, rows, out / "grades.csv", paths, settings.db_url)
-    renames = {r["student_id"]: r.get("renames", {}) for r in rows}
-    _write_feedback(slug, table, renames, out, paths, settings.db_url)
+    _copy_feedback(slug, rows, out, paths, settings.db_url)
     (out / "grading-run.json").write_text(
         json.dumps(
             {
                 "assignment": slug,
                 "students": len(students),
                 "graded_now": len(todo),
-                "workers": settings.workers,
+                "workers": workers,
+                "cluster": settings.cluster,
                 "seconds": round(seconds, 2),
+                "profile": _profile([results[s] for s in todo if s in results]),
             },
             indent=1,
         )
     )
     return table
+
+
+def _profile(results: list[dict]) -> dict:
+    """Seconds per graded student, by step, summed over this run (from the workers)."""
+    total: dict[str, float] = {}
+    for result in results:
+        for step, seconds in result.get("profile", {}).items():
+            total[step] = round(total.get(step, 0.0) + seconds, 3)
+    return total
 
 
 class _gradebook_lock:
@@ -321,52 +455,24 @@ class _gradebook_lock:
         self.handle.close()
 
 
-def _write_feedback(
-    slug: str,
-    rows: list[dict],
-    renames: dict[str, dict[str, str]],
-    out: Path,
-    paths: CoursePaths,
-    db_url: str | None,
+def _copy_feedback(
+    slug: str, rows: list[dict], out: Path, paths: CoursePaths, db_url: str | None
 ) -> None:
-    """Each student's feedback, in nbgrader's feedback folder (what `nbgrader release_feedback`
-    sends) and copied to `out/feedback/<student>/`: the same pages, the grading status on top
-    (added by `autograder.feedback.GradingStatus`, one of nbgrader's feedback steps).
-
-    A student with nothing that could run gets one page saying so. A notebook graded under
-    another name also gets its page under the name the student submitted, which is the
-    name `nbgrader fetch_feedback` looks for."""
+    """Copy each student's feedback pages from nbgrader's feedback folder (where the worker
+    that graded them built them, see `autograder.worker.build_feedback`) to
+    `out/feedback/<student>/`: the same pages by both routes. Pages are built here only for a
+    student whose worker could not build them (it died or hung) or who has none yet."""
     cfg = nbgrader_config(paths, db_url)
-    api = NbGraderAPI(config=cfg)
-    release = paths.release_notebooks(slug)
     for row in rows:
         student = row["student_id"]
         nbgrader_dir = Path(cfg.CourseDirectory.feedback_directory) / student / slug
-        autograded = Path(cfg.CourseDirectory.autograded_directory) / student / slug
-        staged = paths.staging_dir(slug) / student / slug
-        if list(autograded.glob("*.ipynb")):
-            result = api.generate_feedback(slug, student, force=True)
-            if not result.get("success"):
-                raise CourseError(
-                    f"nbgrader generate_feedback failed for {student}:\n{result.get('log', '')}"
-                )
-        else:
-            shutil.rmtree(nbgrader_dir, ignore_errors=True)
-            nbgrader_dir.mkdir(parents=True)
-            for nb in release:
-                (nbgrader_dir / f"{nb.stem}.html").write_text(
-                    f"<html><body><h1>{slug}: feedback for {html.escape(student)}</h1>"
-                    + status_banner(row["status"], row.get("reason", ""))
-                    + "<p>Nothing could be run, so every autograded question scores 0.</p>"
-                    "</body></html>"
-                )
-        for name in (TIMESTAMP, SECRET):  # release_feedback needs both beside the pages
-            if not (nbgrader_dir / name).is_file() and (staged / name).is_file():
-                shutil.copyfile(staged / name, nbgrader_dir / name)
-        for expected, submitted in renames.get(student, {}).items():
-            page = nbgrader_dir / f"{Path(expected).stem}.html"
-            if page.is_file():
-                shutil.copyfile(page, nbgrader_dir / f"{Path(submitted).stem}.html")
+        built = row.get("profile", {}).get("feedback") is not None
+        if not built or not list(nbgrader_dir.glob("*.html")):
+            try:
+                build_feedback(slug, row, paths, db_url)
+            except RuntimeError as err:  # nbgrader's own failure, with its log
+                raise CourseError(str(err)) from None
+            write_result(paths, row | {"profile": row.get("profile", {}) | {"feedback": 0.0}})
         dest = out / "feedback" / student
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)

@@ -1,8 +1,9 @@
 """The limits a student's kernel runs under while it is graded: their one home.
 
 `course grade` builds a `GradingLimits` from its options (whose defaults are the fields
-below), passes it to each worker process as JSON, and the worker hands it to the sandboxed
-execution step. Nothing else declares a limit.
+below), passes it with each student's job to a worker process as JSON (on this machine or on
+a Dask cluster's workers), and the worker hands it to the sandboxed execution step. Nothing
+else declares a limit.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class GradingLimits:
         return self.notebook_wall + 30
 
     def process_seconds(self, n_notebooks: int) -> int:
-        """How long one student's whole grading process may take before it is killed."""
+        """How long grading one student may take on its worker before the worker is killed."""
         return (self.notebook_wall + 60) * max(1, n_notebooks) + 60
 
     def describe_time(self) -> str:

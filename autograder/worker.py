@@ -1,11 +1,17 @@
-"""Grade one student's submission of one assignment (run by `course grade`, one process each).
+"""Grade students' submissions of an assignment: the worker processes of `course grade`.
+
+`python -m autograder.worker --serve` is a long-lived worker: it reads one job (a student)
+per line on stdin, grades it, builds that student's feedback, writes the result, and
+answers one line on stdout; the imports (nbgrader, nbformat, the gradebook's SQLAlchemy) are
+paid once per worker instead of once per student. Each student still gets a fresh sandboxed
+kernel (see `autograder.execute`), so one student's code never shares a process with
+another's. `python -m autograder.worker SLUG STUDENT ...` grades one student and exits.
 
 Never modifies the submission, wherever it is (nbgrader's own `submitted` folder
 included): the worker stages a copy in its private state folder (`state/staged/`) and
-points nbgrader's autograde at the copy, with the kernel sandboxed (see
-`autograder.execute`). Whatever goes wrong in a student's notebook ends here as a
-status and a reason; the result is written atomically, last, so a run killed midway
-simply grades this student again.
+points nbgrader's autograde at the copy. Whatever goes wrong in a student's notebook ends
+here as a status and a reason; the result is written atomically, last (after the
+feedback), so a run killed midway simply grades this student again.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import html
 import json
 import os
 import secrets
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import nbformat
@@ -27,6 +35,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 
 from autograder.course import CoursePaths, nbgrader_config
+from autograder.feedback import status_banner
 from autograder.guards import is_test_cell
 from autograder.limits import GradingLimits
 
@@ -220,6 +229,7 @@ def grade_student(
     limits: GradingLimits,
     db_url: str | None = None,
 ) -> dict:
+    """Grade one student into the gradebook: their result (status, reason, digests, profile)."""
     started = time.monotonic()
     cfg = nbgrader_config(paths, db_url)
     db = str(cfg.CourseDirectory.db_url)
@@ -230,6 +240,7 @@ def grade_student(
     status_dir = paths.status_dir(slug, student)
     shutil.rmtree(status_dir, ignore_errors=True)
     runnable, statuses, reasons, renames = stage(source, staged, paths.release_notebooks(slug))
+    profile = {"stage": time.monotonic() - started, "kernel_start": 0.0, "notebook": 0.0}
 
     previous = load_result(paths, slug, student) or {}
     unchanged = previous.get("digest") == digest and previous.get("gradebook") == gradebook_key(db)
@@ -251,13 +262,20 @@ def grade_student(
             )
         ]
         api = NbGraderAPI(config=cfg)
+        autograde_started = time.monotonic()
         result = api.autograde(slug, student, force=True, create=True)
+        profile["autograde"] = time.monotonic() - autograde_started
         if not result.get("success"):
             statuses.append("crashed")
             reasons.append("grading failed: " + _first_error(result))
             _zero_scores(db, slug, student)
         for status_file in sorted(status_dir.glob("*.json")):
             info = json.loads(status_file.read_text())
+            seconds = info.get("seconds", {})
+            profile["kernel_start"] += seconds.get("kernel_start") or 0.0
+            profile["notebook"] += (seconds.get("run") or 0.0) - (
+                seconds.get("kernel_start") or 0.0
+            )
             if info["tampering"]:
                 statuses.append("tampered")
                 reasons += [f"{status_file.stem}: {t}" for t in info["tampering"]]
@@ -288,7 +306,67 @@ def grade_student(
         "gradebook": gradebook_key(db),
         "renames": renames,
         "seconds": round(time.monotonic() - started, 2),
+        "profile": {k: round(v, 3) for k, v in profile.items()},
     }
+
+
+def build_feedback(slug: str, result: dict, paths: CoursePaths, db_url: str | None) -> None:
+    """One student's feedback pages, in nbgrader's feedback folder (what `nbgrader
+    release_feedback` sends): the same pages `nbgrader generate_feedback` writes, the grading
+    status on top (added by `autograder.feedback.GradingStatus`, one of nbgrader's feedback
+    steps, from `result` since the result file is written after the feedback).
+
+    A student with nothing that could run gets one page saying so. A notebook graded under
+    another name also gets its page under the name the student submitted, which is the
+    name `nbgrader fetch_feedback` looks for."""
+    student = result["student_id"]
+    cfg = nbgrader_config(paths, db_url)
+    cfg.GradingStatus.status = result["status"]
+    cfg.GradingStatus.reason = result.get("reason", "")
+    cfg.GenerateFeedback.exporter_class = "autograder.feedback.CachedHTMLExporter"
+    nbgrader_dir = Path(cfg.CourseDirectory.feedback_directory) / student / slug
+    autograded = Path(cfg.CourseDirectory.autograded_directory) / student / slug
+    staged = paths.staging_dir(slug) / student / slug
+    if list(autograded.glob("*.ipynb")):
+        done = NbGraderAPI(config=cfg).generate_feedback(slug, student, force=True)
+        if not done.get("success"):
+            raise RuntimeError(
+                f"nbgrader generate_feedback failed for {student}:\n{done.get('log', '')}"
+            )
+    else:
+        shutil.rmtree(nbgrader_dir, ignore_errors=True)
+        nbgrader_dir.mkdir(parents=True)
+        for nb in paths.release_notebooks(slug):
+            (nbgrader_dir / f"{nb.stem}.html").write_text(
+                f"<html><body><h1>{slug}: feedback for {html.escape(student)}</h1>"
+                + status_banner(result["status"], result.get("reason", ""))
+                + "<p>Nothing could be run, so every autograded question scores 0.</p>"
+                "</body></html>"
+            )
+    for name in (TIMESTAMP, SECRET):  # release_feedback needs both beside the pages
+        if not (nbgrader_dir / name).is_file() and (staged / name).is_file():
+            shutil.copyfile(staged / name, nbgrader_dir / name)
+    for expected, submitted in result.get("renames", {}).items():
+        page = nbgrader_dir / f"{Path(expected).stem}.html"
+        if page.is_file():
+            shutil.copyfile(page, nbgrader_dir / f"{Path(submitted).stem}.html")
+
+
+def grade_and_record(
+    slug: str,
+    student: str,
+    submissions: Path,
+    paths: CoursePaths,
+    limits: GradingLimits,
+    db_url: str | None = None,
+) -> dict:
+    """Grade one student, build their feedback, then write their result (last, atomically)."""
+    result = grade_student(slug, student, submissions, paths, limits, db_url)
+    started = time.monotonic()
+    build_feedback(slug, result, paths, db_url)
+    result["profile"]["feedback"] = round(time.monotonic() - started, 3)
+    write_result(paths, result)
+    return result
 
 
 def _first_error(result: dict) -> str:
@@ -346,7 +424,84 @@ def write_result(paths: CoursePaths, result: dict) -> Path:
     return out
 
 
+def job(
+    slug: str,
+    student: str,
+    submissions: Path,
+    paths: CoursePaths,
+    limits: GradingLimits,
+    db_url: str | None,
+    log: Path,
+) -> dict:
+    """What a worker needs to grade one student, as one line of JSON (see `serve`)."""
+    return {
+        "slug": slug,
+        "student": student,
+        "submissions": str(submissions),
+        "root": str(paths.root),
+        "workdir": str(paths.workdir),
+        "db": db_url,
+        "limits": limits.to_json(),
+        "log": str(log),
+    }
+
+
+def run_job(spec: dict) -> dict:
+    paths = CoursePaths(root=Path(spec["root"]), workdir=Path(spec["workdir"]))
+    limits = GradingLimits.from_json(spec["limits"])
+    return grade_and_record(
+        spec["slug"], spec["student"], Path(spec["submissions"]), paths, limits, spec["db"]
+    )
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the process that started it dies (a killed
+    `course grade` or Dask worker), so an orphan never grades a student that is being
+    graded again elsewhere."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker still stops at the end of its input
+
+
+def serve() -> int:
+    """Grade jobs from stdin until it closes; one reply line per job on stdout.
+
+    During a job, everything the worker and nbgrader print goes to that student's log
+    (`logs/<slug>/<student>.log`); between jobs, to the worker's own stderr."""
+    _die_with_parent()
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    own = os.dup(2)
+    os.dup2(own, 1)  # a stray print never lands in the reply stream
+    for line in sys.stdin:
+        spec = json.loads(line)
+        ok = False
+        with open(spec["log"], "w") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                run_job(spec)
+                ok = True
+            except MissingEntry as err:
+                print(f"error: {err}: run `course release` first")
+            except Exception:  # recorded by the caller as `crashed`, with this log
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(own, 1)
+                os.dup2(own, 2)
+        replies.write(json.dumps({"student": spec["student"], "ok": ok}) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--serve"]:
+        return serve()
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("slug")
     p.add_argument("student")
@@ -356,8 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limits", type=GradingLimits.from_json, required=True, help="JSON")
     a = p.parse_args(argv)
     paths = CoursePaths(workdir=a.workdir)
-    result = grade_student(a.slug, a.student, a.submissions, paths, a.limits, a.db)
-    write_result(paths, result)
+    grade_and_record(a.slug, a.student, a.submissions, paths, a.limits, a.db)
     return 0
 
 

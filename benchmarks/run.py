@@ -1,4 +1,10 @@
-"""`make bench`: time every lesson and the book builds; write benchmarks/RESULTS.md.
+"""`make bench`: time every lesson, the book builds and grading; write benchmarks/RESULTS.md.
+
+Grading: 40 submissions of assignment 01 with `course grade --workers 2` against plain
+sequential `nbgrader autograde`, with a per-submission profile; submissions per minute of
+every assignment; `course grade --cluster` on a local Dask cluster of 1 and 2 workers.
+`--submissions N` and `--per-assignment N` make the runs smaller, `--output DIR` writes
+the results elsewhere (to try the script without replacing the recorded results).
 
 Measured, never asserted: tests do not check wall time. Budgets (DESIGN.md): each lesson
 at most 180 s (lesson 01: 120 s) and 3 GB; cold book build at most 15 min; warm rebuild
@@ -7,6 +13,7 @@ with nothing changed at most 30 s.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -59,6 +66,56 @@ def _run(cmd: list[str], **kwargs) -> tuple[float, float]:
         raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=proc.stderr)
     peak_kib = int(proc.stderr.strip().splitlines()[-1])
     return seconds, peak_kib / 2**20
+
+
+def _process_table() -> dict[tuple[int, str], tuple[int, float]]:
+    """{(pid, start time): (parent pid, CPU seconds)} of every process in /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        # fields[0] is field 3 of proc(5): state; ppid, utime, stime, starttime follow
+        ppid, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        table[(int(entry), fields[19])] = (ppid, cpu)
+    return table
+
+
+def _run_cpu(cmd: list[str], interval: float = 0.2, **kwargs) -> tuple[float, float]:
+    """Wall seconds of one command, and the CPU seconds (user + system) of it and every
+    process it starts, sampled from /proc every `interval` seconds.
+
+    Sampled, because the kernels bubblewrap sandboxes are reaped outside the command's own
+    process tree, so `getrusage` never counts them; a process's last `interval` and a process
+    shorter than that are missed, so the figure is a slight underestimate. CPU seconds
+    depend much less than wall seconds on what else the machine is doing."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+    seen: dict[tuple[int, str], float] = {}
+    tree = {proc.pid}
+    while proc.poll() is None:
+        table = _process_table()
+        grew = True
+        while grew:  # descendants: children of anything already in the tree
+            before = len(tree)
+            tree |= {pid for (pid, _), (ppid, _) in table.items() if ppid in tree}
+            grew = len(tree) > before
+        for key, (_, cpu) in table.items():
+            if key[0] in tree:
+                seen[key] = cpu
+        time.sleep(interval)
+    _, stderr = proc.communicate()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=stderr)
+    return seconds, sum(seen.values())
 
 
 def time_lessons(results_dir: Path) -> list[tuple[str, float, float]]:
@@ -163,24 +220,49 @@ def make_submissions(folder: Path, slug: str, n: int) -> None:
         nbformat.write(kinds[i % 3], target / release.name)
 
 
+def _course_grade(tmp: Path, slug: str, subs: Path, name: str, *options: str) -> dict:
+    """One `course grade` run as an instructor starts it: wall and CPU seconds, its profile."""
+    out = tmp / f"{name}-out"
+    cmd = [
+        *(str(BIN / "course"), "--workdir", str(tmp / f"{name}-work"), "grade", slug),
+        *("--submissions", str(subs), "--out", str(out), *options),
+    ]
+    seconds, cpu = _run_cpu(cmd)
+    run = json.loads((out / "grading-run.json").read_text())
+    return {"seconds": seconds, "cpu": cpu, "profile": run["profile"], "n": run["graded_now"]}
+
+
+def import_profile() -> dict:
+    """Seconds to import `autograder.worker` in a fresh process (`python -X importtime`), and
+    the slowest modules it pulls in."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import autograder.worker"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in proc.stderr.splitlines():
+        parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
+        if len(parts) == 3 and parts[1].isdigit():
+            rows.append((parts[2], int(parts[1]) / 1e6))
+    total = dict(rows)["autograder.worker"]
+    top = {}
+    for name, seconds in rows:  # top-level packages, by cumulative time
+        if "." not in name.strip() and name.strip() != "autograder":
+            top[name.strip()] = max(top.get(name.strip(), 0.0), seconds)
+    slowest = sorted(top.items(), key=lambda kv: -kv[1])[:5]
+    return {"seconds": total, "slowest": [[n, round(s, 3)] for n, s in slowest]}
+
+
 def time_grading(tmp: Path, slug: str = "01-data-and-profiles", n: int = 40) -> dict:
-    """`course grade --workers 2` against plain sequential `nbgrader autograde`."""
+    """`course grade --workers 2` against plain sequential `nbgrader autograde`, with the
+    per-submission profile of the course's run."""
     subs = tmp / "submissions"
     make_submissions(subs, slug, n)
-    course = [
-        str(BIN / "course"),
-        "--workdir",
-        str(tmp / "course-work"),
-        "grade",
-        slug,
-        "--submissions",
-        str(subs),
-        "--out",
-        str(tmp / "course-out"),
-        "--workers",
-        "2",
-    ]
-    ours, _ = _run(course)
+    ours = _course_grade(tmp, slug, subs, "course", "--workers", "2")
     # plain nbgrader: the same course configuration, its own work folder, no sandbox
     work = tmp / "plain-work"
     env = dict(
@@ -198,12 +280,59 @@ def time_grading(tmp: Path, slug: str = "01-data-and-profiles", n: int = 40) -> 
     ]
     subprocess.run(release, cwd=ROOT, env=env, check=True, capture_output=True)
     shutil.copytree(subs, work / "submitted")
-    plain, _ = _run([str(BIN / "nbgrader"), "autograde", slug, "--force"], env=env)
+    plain, plain_cpu = _run_cpu([str(BIN / "nbgrader"), "autograde", slug, "--force"], env=env)
     print(
-        f"grading {n} submissions: course grade --workers 2 {ours:.1f} s, "
-        f"nbgrader autograde {plain:.1f} s"
+        f"grading {n} submissions: course grade --workers 2 {ours['seconds']:.1f} s "
+        f"({ours['cpu']:.1f} CPU-s), nbgrader autograde {plain:.1f} s ({plain_cpu:.1f} CPU-s)"
     )
-    return {"n": n, "course": ours, "plain": plain}
+    profile = {step: s / n for step, s in ours["profile"].items()}
+    return {
+        "n": n,
+        "course": ours["seconds"],
+        "course_cpu": ours["cpu"],
+        "plain": plain,
+        "plain_cpu": plain_cpu,
+        "profile": profile,
+        "imports": import_profile(),
+    }
+
+
+def time_assignments(tmp: Path, n: int) -> list[list]:
+    """Submissions per minute of every assignment with `course grade --workers 2`."""
+    from autograder.course import assignments
+
+    rows = []
+    for slug in assignments():
+        subs = tmp / slug / "submissions"
+        make_submissions(subs, slug, n)
+        run = _course_grade(tmp / slug, slug, subs, "course", "--workers", "2")
+        rows.append([slug, n, run["seconds"], run["cpu"]])
+        print(f"{slug}: {n} submissions in {run['seconds']:.1f} s ({run['cpu']:.1f} CPU-s)")
+    return rows
+
+
+def time_dask(tmp: Path, n: int, slug: str = "01-data-and-profiles") -> list[list]:
+    """`course grade --cluster` on a local Dask cluster of 1, then 2 worker processes."""
+    from distributed import LocalCluster
+
+    subs = tmp / "submissions"
+    make_submissions(subs, slug, n)
+    rows = []
+    for workers in (1, 2):
+        with LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster:
+            run = _course_grade(
+                tmp, slug, subs, f"dask{workers}", "--cluster", cluster.scheduler_address
+            )
+        # the Dask workers are the cluster's processes, not the command's: wall time only
+        rows.append([workers, n, run["seconds"]])
+        print(f"dask, {workers} worker(s): {n} submissions in {run['seconds']:.1f} s")
+    return rows
 
 
 RESULTS_JSON = ROOT / "benchmarks" / "results.json"
@@ -274,20 +403,81 @@ def render(results: dict) -> str:
     if "grading" in results:
         r = results["grading"]
         n = r["n"]
+        cpu = "course_cpu" in r
         lines += [
             f"## Grading throughput ({n} generated submissions of 01-data-and-profiles)",
             "",
             f"Measured {r['when']} on {r['machine']}. A third of the submissions are complete, "
             "a third half done, a third untouched.",
             "",
-            "| grader | seconds | submissions per minute |",
-            "|---|---:|---:|",
+            "| grader | seconds | submissions per minute |" + (" CPU seconds |" if cpu else ""),
+            "|---|---:|---:|" + ("---:|" if cpu else ""),
             f"| `course grade --workers 2` (sandboxed, tamper checks) | {r['course']:.1f} | "
-            f"{60 * n / r['course']:.1f} |",
+            f"{60 * n / r['course']:.1f} |" + (f" {r['course_cpu']:.1f} |" if cpu else ""),
             f"| plain sequential `nbgrader autograde` (no sandbox) | {r['plain']:.1f} | "
-            f"{60 * n / r['plain']:.1f} |",
+            f"{60 * n / r['plain']:.1f} |" + (f" {r['plain_cpu']:.1f} |" if cpu else ""),
+            "",
+            f"Speed-up over plain `nbgrader autograde`: {r['plain'] / r['course']:.2f}x.",
             "",
             r.get("note", ""),
+            "",
+        ]
+        if "profile" in r:
+            p, imports = r["profile"], r["imports"]
+            lines += [
+                "### Per-submission profile (`course grade --workers 2`, mean per submission)",
+                "",
+                "| step | seconds |",
+                "|---|---:|",
+                f"| import `autograder.worker` in a fresh process (once per worker, "
+                f"not per submission) | {imports['seconds']:.2f} |",
+                *(
+                    f"| {label} | {p[key]:.2f} |"
+                    for key, label in (
+                        ("stage", "stage the copy, check the notebooks"),
+                        ("kernel_start", "start the sandboxed kernel"),
+                        ("notebook", "run the notebook (guards, hidden tests)"),
+                        ("autograde", "nbgrader autograde in all (kernel and notebook included)"),
+                        ("feedback", "build the student's feedback page"),
+                    )
+                    if key in p
+                ),
+                "",
+                "Slowest imports of `autograder.worker` (cumulative seconds): "
+                + ", ".join(f"{name} {s:.2f}" for name, s in imports["slowest"])
+                + ".",
+                "",
+            ]
+    if "grading_assignments" in results:
+        r = results["grading_assignments"]
+        lines += [
+            "## Grading throughput per assignment (`course grade --workers 2`)",
+            "",
+            f"Measured {r['when']} on {r['machine']}.",
+            "",
+            "| assignment | submissions | seconds | submissions per minute | CPU seconds |",
+            "|---|---:|---:|---:|---:|",
+            *(
+                f"| {slug} | {n} | {s:.1f} | {60 * n / s:.1f} | {c:.1f} |"
+                for slug, n, s, c in r["rows"]
+            ),
+            "",
+        ]
+    if "grading_dask" in results:
+        r = results["grading_dask"]
+        base = r["rows"][0][2]
+        lines += [
+            "## Grading on a local Dask cluster (`course grade --cluster`, 01-data-and-profiles)",
+            "",
+            f"Measured {r['when']} on {r['machine']}. One worker process per Dask worker, one "
+            "thread each.",
+            "",
+            "| Dask workers | submissions | seconds | submissions per minute | speed-up |",
+            "|---:|---:|---:|---:|---:|",
+            *(
+                f"| {w} | {n} | {s:.1f} | {60 * n / s:.1f} | {base / s:.2f}x |"
+                for w, n, s in r["rows"]
+            ),
             "",
         ]
     return "\n".join(lines)
@@ -295,16 +485,35 @@ def render(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import json
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["lessons", "book", "grading"],
+        choices=["lessons", "book", "grading", "grading-assignments", "grading-dask"],
         help="measure these sections only (the others keep their last results)",
     )
-    sections = parser.parse_args(argv).only or ["lessons", "book", "grading"]
+    parser.add_argument(
+        "--submissions", type=int, default=40, help="submissions of 01 for the grading sections"
+    )
+    parser.add_argument(
+        "--per-assignment", type=int, default=6, help="submissions of each assignment"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "benchmarks",
+        help="where results.json and RESULTS.md go (default benchmarks/; another folder to "
+        "try the script without touching the recorded results)",
+    )
+    args = parser.parse_args(argv)
+    sections = args.only or [
+        "lessons",
+        "book",
+        "grading",
+        "grading-assignments",
+        "grading-dask",
+    ]
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
     load = os.getloadavg()[0]
     stamp = {
@@ -313,14 +522,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="ecomrec-bench-") as tmp:
         if "grading" in sections:
-            results["grading"] = stamp | time_grading(Path(tmp) / "grading")
+            results["grading"] = stamp | time_grading(Path(tmp) / "grading", n=args.submissions)
+        if "grading-assignments" in sections:
+            rows = time_assignments(Path(tmp) / "assignments", args.per_assignment)
+            results["grading_assignments"] = stamp | {"rows": rows}
+        if "grading-dask" in sections:
+            rows = time_dask(Path(tmp) / "dask", args.submissions)
+            results["grading_dask"] = stamp | {"rows": rows}
         if "lessons" in sections:
             results["lessons"] = stamp | {"rows": time_lessons(Path(tmp) / "lessons")}
         if "book" in sections:
             results["book"] = stamp | time_book(Path(tmp))
         shutil.rmtree(tmp, ignore_errors=True)
-    RESULTS_JSON.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    (ROOT / "benchmarks" / "RESULTS.md").write_text(render(results))
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    (args.output / "RESULTS.md").write_text(render(results))
     print(render(results))
     return 0
 

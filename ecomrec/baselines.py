@@ -23,15 +23,24 @@ from __future__ import annotations
 
 import inspect
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ecomrec.schema import ITEM, SESSION, TIMESTAMP, USER
 from ecomrec.scoring import NextItemScorer, ScoringContext
-from ecomrec.training import epoch_generator, train
+
+# PyTorch (4 s to import) is loaded only when BPRMF trains: `from ecomrec.baselines import
+# Popularity` stays quick for notebooks, such as assignment 01, that never train a model.
+_TORCH_PARTS = ("BPRFactors", "bpr_batches")
+
+
+def __getattr__(name: str):
+    if name in _TORCH_PARTS:
+        from ecomrec import bpr
+
+        return getattr(bpr, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _ordered(interactions: pd.DataFrame) -> pd.DataFrame:
@@ -263,58 +272,6 @@ class Markov(Recommender):
         return scores
 
 
-class BPRFactors(torch.nn.Module):
-    """The trainable part of :class:`BPRMF`: user and item factors, item biases, the BPR loss.
-
-    ``loss((users, positives, negatives))`` is
-    ``-mean log sigmoid(x_ui - x_uj) + l2 * (|P[u]|^2 + |Q[i]|^2 + |Q[j]|^2) / batch``.
-    """
-
-    def __init__(
-        self, n_users: int, n_items: int, n_factors: int, init_std: float, l2: float, seed: int
-    ) -> None:
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.user_factors = torch.nn.Parameter(
-            torch.randn((n_users, n_factors), generator=generator) * init_std
-        )
-        self.item_factors = torch.nn.Parameter(
-            torch.randn((n_items, n_factors), generator=generator) * init_std
-        )
-        self.item_bias = torch.nn.Parameter(torch.zeros(n_items))
-        self.l2 = l2
-
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        users, positives, negatives = batch
-        user_vectors = self.user_factors[users]
-        pos_vectors, neg_vectors = self.item_factors[positives], self.item_factors[negatives]
-        margin = (user_vectors * (pos_vectors - neg_vectors)).sum(dim=1) + (
-            self.item_bias[positives] - self.item_bias[negatives]
-        )
-        penalty = user_vectors.pow(2).sum() + pos_vectors.pow(2).sum() + neg_vectors.pow(2).sum()
-        return -torch.nn.functional.logsigmoid(margin).mean() + self.l2 * penalty / len(users)
-
-
-def bpr_batches(
-    users: torch.Tensor, items: torch.Tensor, n_items: int, batch_size: int, seed: int
-) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
-    """The batch source of :class:`BPRMF`: ``batches(epoch)`` yields (users, positives, negatives).
-
-    Each epoch shuffles the interactions and draws one negative per interaction uniformly
-    from the other items (the positive shifted by 1..n_items-1), from (seed, epoch) only.
-    """
-
-    def batches(epoch: int):
-        generator = epoch_generator(seed, epoch)
-        order = torch.randperm(len(users), generator=generator)
-        shift = torch.randint(1, n_items, (len(users),), generator=generator)
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin : begin + batch_size]
-            yield users[rows], items[rows], (items[rows] + shift[rows]) % n_items
-
-    return batches
-
-
 class BPRMF(Recommender):
     """Matrix factorisation trained with Bayesian Personalised Ranking (Rendle et al., 2009).
 
@@ -373,6 +330,10 @@ class BPRMF(Recommender):
         if len(users) and (users.min() < 0 or users.max() >= n_users):
             raise ValueError(f"user ids must be in 0..{n_users - 1}")
         _item_counts(train_interactions, n_items)  # validates item ids
+        import torch
+
+        from ecomrec.bpr import BPRFactors, bpr_batches
+        from ecomrec.training import train
 
         factors = BPRFactors(n_users, n_items, self.n_factors, self.init_std, self.l2, self.seed)
         self.training_ = train(

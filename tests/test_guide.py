@@ -44,6 +44,13 @@ COVERED = {
     "course grade --force --submissions": [
         "tests/test_grading.py::test_manual_grades_survive_a_regrade"
     ],
+    "course grade --cluster": [
+        "tests/test_dask_grading.py::test_cluster_grades_like_one_local_worker"
+    ],
+    "course grade --cluster --submissions": [
+        "tests/test_dask_grading.py::test_cluster_grades_like_one_local_worker",
+        "tests/test_dask_grading.py::test_killed_worker_loses_no_student",
+    ],
     "course grade --workers": [
         "tests/test_postgres.py::test_parallel_grading_writes_every_student_to_postgresql"
     ],

@@ -20,11 +20,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def glue_value(name: str, value: Any) -> Any:
-    """Glue `value` under `name` without displaying it (cite it with ``{glue:text}``)."""
+    """Glue `value` under `name` without displaying it (cite it with ``{glue:text}``).
+
+    NumPy scalars are glued as plain Python numbers: MyST-NB formats ``{glue:text}`name:.3f```
+    from the text form, and ``np.float64(0.5)`` is not a number it can read.
+    """
     from myst_nb import glue
 
+    if isinstance(value, np.generic):
+        value = value.item()
     glue(name, value, display=False)
     return value
 

@@ -53,3 +53,17 @@ def test_every_recorded_claim_holds(built_book, path):
         f"{path.stem}: the run does not support the claims {failed}; the page now says the "
         "opposite: change what the lesson teaches, or find out why the model got worse"
     )
+
+
+def test_glue_value_glues_numpy_scalars_as_python_numbers(monkeypatch):
+    import myst_nb
+    import numpy as np
+
+    from ecomrec.prose import glue_value
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    glue_value("share", np.float64(0.25))
+    glue_value("count", np.int64(3))
+    assert glued == {"share": 0.25, "count": 3}
+    assert type(glued["share"]) is float and type(glued["count"]) is int

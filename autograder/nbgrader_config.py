@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.course import CoursePaths
+from autograder.course import CoursePaths, tools_path
 from autograder.limits import GradingLimits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +23,11 @@ WORKDIR = Path(os.environ.get("ECOMREC_GRADER_WORKDIR", ROOT / "grading"))
 WORKDIR.mkdir(parents=True, exist_ok=True)  # SQLite cannot create the gradebook's folder
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+# nbgrader creates a new gradebook by running `alembic` from PATH, which lacks the
+# virtualenv's scripts when it is not activated (`make lab-instructor` on a fresh clone):
+# formgrader's assignment list then failed with "No such file or directory: 'alembic'".
+os.environ["PATH"] = tools_path()
 
 c.CourseDirectory.course_id = "ecomrec"
 c.CourseDirectory.root = str(ROOT)

@@ -7,6 +7,7 @@ Also the steps through nbgrader's JupyterLab panels that the lab and the Hub tes
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -42,6 +43,48 @@ def find_or_install_chromium() -> Path:
             f"`apt-get install chromium` did not install {CHROMIUM}:\n{tail}", pytrace=False
         )
     return CHROMIUM
+
+
+VIEWPORT = {"width": 1400, "height": 900}
+
+
+@contextlib.contextmanager
+def headless_chromium(chromium: Path | None = None):
+    """A Playwright browser on Debian's Chromium (found or installed), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium or find_or_install_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@contextlib.contextmanager
+def loopback_page(browser, base_url: str, report: dict, timeout_ms: int):
+    """A page in a fresh browser context that may only reach `base_url`: requests to any
+    other host are aborted and listed in ``report["external_requests"]``."""
+    context = browser.new_context(viewport=VIEWPORT)
+    report.setdefault("external_requests", [])
+
+    def route(request_route):
+        if request_route.request.url.startswith(base_url):
+            request_route.continue_()
+        else:
+            report["external_requests"].append(request_route.request.url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 # ------------------------------------------------------ nbgrader in JupyterLab, as clicked

@@ -42,13 +42,13 @@ import nbformat
 import pytest
 import websocket
 from browser import (
-    CHROMIUM_ARGS,
     assignment_names,
     find_or_install_chromium,
+    headless_chromium,
+    loopback_page,
     modal_text,
     open_assignments,
 )
-from playwright.sync_api import sync_playwright
 
 from autograder.checks import perfect_submission
 from autograder.hub.launch import ACCOUNT_MARK
@@ -220,20 +220,7 @@ class Hub:
 def _logged_in(browser, hub: Hub, name: str, password: str, report: dict):
     """A fresh browser context logged in through the Hub's login page, on `name`'s lab.
     Requests to any other host are aborted and noted."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    report.setdefault("external_requests", [])
-
-    def route(request_route):
-        if request_route.request.url.startswith(hub.url):
-            request_route.continue_()
-        else:
-            report["external_requests"].append(request_route.request.url)
-            request_route.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    try:
+    with loopback_page(browser, hub.url, report, STEP_TIMEOUT_MS) as page:
         page.goto(f"{hub.url}/hub/login")
         page.fill("#username_input", name)
         page.fill("#password_input", password)
@@ -242,8 +229,6 @@ def _logged_in(browser, hub: Hub, name: str, password: str, report: dict):
         page.wait_for_selector(".jp-LabShell")
         page.wait_for_selector(".lm-MenuBar-itemLabel >> text=Nbgrader")
         yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")
@@ -285,42 +270,36 @@ def cycle(tmp_path_factory):
             n: hub.run(n, t, 'id -un; python -c "import ecomrec; print(ecomrec.__file__)"')
             for n, t in tokens.items()
         }
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                with _logged_in(browser, hub, INSTRUCTOR, passwords[INSTRUCTOR], seen) as page:
-                    page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/manage_assignments")
-                    row = f"#main-table tr:has(td.name[data-order='{SLUG}'])"
-                    page.click(f"{row} td.release a")
-                    seen["release_modal"] = modal_text(page)
+        with headless_chromium(chromium) as browser:
+            with _logged_in(browser, hub, INSTRUCTOR, passwords[INSTRUCTOR], seen) as page:
+                page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/manage_assignments")
+                row = f"#main-table tr:has(td.name[data-order='{SLUG}'])"
+                page.click(f"{row} td.release a")
+                seen["release_modal"] = modal_text(page)
 
-                # alice: log in, fetch from the Assignments panel, answer, submit from the panel
-                with _logged_in(browser, hub, ALICE, passwords[ALICE], seen) as page:
-                    seen["alice_course"] = open_assignments(page)
-                    seen["alice_released"] = assignment_names(page, "released_assignments_list")
-                    page.click("#released_assignments_list button:text-is('Fetch')")
-                    page.wait_for_selector(f"#fetched_assignments_list >> text={SLUG}")
-                    status, fetched = hub.contents(ALICE, alice, f"{SLUG}/{NOTEBOOK}", content=1)
-                    seen["alice_fetched"] = fetched if status == 200 else (status, fetched)
-                    answer = perfect_submission(
-                        ROOT / "solutions" / SLUG / NOTEBOOK, ROOT / "exercises" / SLUG / NOTEBOOK
-                    )
-                    seen["alice_saved"] = hub.call(
-                        "PUT",
-                        f"/user/{ALICE}/api/contents/{SLUG}/{NOTEBOOK}",
-                        alice,
-                        body={"type": "notebook", "format": "json", "content": answer},
-                    )[0]
-                    page.reload()
-                    page.wait_for_selector(".jp-LabShell")
-                    open_assignments(page)
-                    page.click("#fetched_assignments_list button:text-is('Submit')")
-                    page.wait_for_selector(f"#submitted_assignments_list >> text={SLUG}")
-                    seen["alice_submitted"] = assignment_names(page, "submitted_assignments_list")
-            finally:
-                browser.close()
+            # alice: log in, fetch from the Assignments panel, answer, submit from the panel
+            with _logged_in(browser, hub, ALICE, passwords[ALICE], seen) as page:
+                seen["alice_course"] = open_assignments(page)
+                seen["alice_released"] = assignment_names(page, "released_assignments_list")
+                page.click("#released_assignments_list button:text-is('Fetch')")
+                page.wait_for_selector(f"#fetched_assignments_list >> text={SLUG}")
+                status, fetched = hub.contents(ALICE, alice, f"{SLUG}/{NOTEBOOK}", content=1)
+                seen["alice_fetched"] = fetched if status == 200 else (status, fetched)
+                answer = perfect_submission(
+                    ROOT / "solutions" / SLUG / NOTEBOOK, ROOT / "exercises" / SLUG / NOTEBOOK
+                )
+                seen["alice_saved"] = hub.call(
+                    "PUT",
+                    f"/user/{ALICE}/api/contents/{SLUG}/{NOTEBOOK}",
+                    alice,
+                    body={"type": "notebook", "format": "json", "content": answer},
+                )[0]
+                page.reload()
+                page.wait_for_selector(".jp-LabShell")
+                open_assignments(page)
+                page.click("#fetched_assignments_list button:text-is('Submit')")
+                page.wait_for_selector(f"#submitted_assignments_list >> text={SLUG}")
+                seen["alice_submitted"] = assignment_names(page, "submitted_assignments_list")
 
         # bob, through nbgrader's API: fetch and submit the release untouched
         seen["bob_fetch"] = hub.nbgrader(BOB, bob, "fetch")[0]

@@ -36,13 +36,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser import CHROMIUM_ARGS, find_or_install_chromium
 from browser import assignment_names as _items
+from browser import headless_chromium, loopback_page
 from browser import modal_text as _modal_text
 from browser import open_assignments as _open_assignments
 from browser import panel_errors as _panel_errors
 from nbgrader.utils import get_username, is_grade
-from playwright.sync_api import sync_playwright
 
 from autograder.student import WORK_FOLDER, tracked_files
 
@@ -56,7 +55,6 @@ TOKEN = secrets.token_hex(16)
 START_TIMEOUT = 180  # seconds for a lab server to answer
 STEP_TIMEOUT_MS = 60_000
 VALIDATE_TIMEOUT_MS = 300_000  # Validate runs the whole notebook
-VIEWPORT = {"width": 1400, "height": 900}
 # Settings from the person running the tests that would point the copy elsewhere
 FOREIGN_SETTINGS = (
     "ECOMREC_GRADER_WORKDIR",
@@ -90,6 +88,9 @@ def course(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_SETTINGS}
     exchange = base / "exchange"  # not there yet: the course's configuration creates it
     env.update(HOME=str(base / "home"), PYTHONPATH=str(folder), ECOMREC_EXCHANGE=str(exchange))
+    # a fresh clone's shell: the virtualenv is not activated (other tests may have put its
+    # scripts on this process's PATH; the lab must not depend on that)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != str(BIN))
     (base / "home").mkdir()
     return {"base": base, "folder": folder, "env": env, "exchange": exchange}
 
@@ -163,37 +164,14 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = find_or_install_chromium()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
+    """One headless Chromium for the module."""
+    with headless_chromium() as launched:
+        yield launched
 
 
-@contextlib.contextmanager
 def _tab(browser, lab: Lab, report: dict):
     """A fresh browser context on `lab`; requests to any other host are aborted and noted."""
-    context = browser.new_context(viewport=VIEWPORT)
-    report.setdefault("external_requests", [])
-
-    def route(request_route):
-        if request_route.request.url.startswith(lab.base_url):
-            request_route.continue_()
-        else:
-            report["external_requests"].append(request_route.request.url)
-            request_route.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    try:
-        yield page
-    finally:
-        context.close()
+    return loopback_page(browser, lab.base_url, report, STEP_TIMEOUT_MS)
 
 
 def _open_lab(page, lab: Lab, path: str = "/lab") -> None:

@@ -32,9 +32,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from browser import CHROMIUM_ARGS, find_or_install_chromium
+from browser import headless_chromium
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
 from toc import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,15 +296,8 @@ class Site:
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the session."""
-    chromium = find_or_install_chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with headless_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

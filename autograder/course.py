@@ -101,5 +101,4 @@ def nbgrader_config(paths: CoursePaths, db_url: str | None = None) -> Config:
     if db_url:
         cfg.CourseDirectory.db_url = db_url
     paths.workdir.mkdir(parents=True, exist_ok=True)
-    os.environ["PATH"] = tools_path()  # the gradebook's first use runs `alembic`
     return cfg

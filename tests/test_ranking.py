@@ -8,18 +8,22 @@ import pytest
 import torch
 
 from ecomrec import schema as S
+from ecomrec.baselines import Markov
 from ecomrec.datasets import load_shopsim
+from ecomrec.oracle import oracle_probabilities
 from ecomrec.ranking import (
     FEATURE_NAMES,
     DCNRanker,
     LambdaMART,
     RankingTargets,
     ShopStatistics,
+    candidate_mass,
     candidate_recall,
     candidate_table,
     full_catalogue_scores,
     list_batches,
     listwise_softmax_loss,
+    mass_curve,
     merge_candidates,
     pairwise_logistic_loss,
     ranking_features,
@@ -30,6 +34,7 @@ from ecomrec.ranking import (
     training_targets,
     union_order,
 )
+from ecomrec.scoring import ScoringContext
 from ecomrec.splits import known_interactions, temporal_split
 from ecomrec.training import train
 
@@ -121,6 +126,41 @@ def test_sources_on_shopsim_propose_unseen_items_and_the_union_beats_each(shop):
     assert curve["union"][100] >= curve["union"][50]
 
 
+def test_candidate_mass_sums_the_true_probability_of_distinct_candidates():
+    p = np.array([[0.5, 0.25, 0.25, 0.0], [0.1, 0.1, 0.0, 0.8]])
+    assert candidate_mass([[0, 0, 1], []], p) == pytest.approx((0.75 + 0.0) / 2)
+    assert candidate_mass(np.array([[3, 2], [3, 0]]), p) == pytest.approx((0.25 + 0.9) / 2)
+    with pytest.raises(ValueError, match="one \\(n_items,\\) distribution per target"):
+        candidate_mass([[0]], p)
+    with pytest.raises(ValueError, match="at least one target"):
+        candidate_mass([], np.zeros((0, 4)))
+
+
+def test_mass_curve_on_shopsim_is_bounded_by_the_oracles_own_top_k(shop):
+    data, split, known, stats = shop
+    t = _targets(split, known)
+    probabilities = _oracle(data, split.test.iloc[:200])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    scores = source_scores(stats, t)
+    ks = [50, 100, 200]
+    mass = mass_curve(scores, t.histories, probabilities, ks)
+    ceiling = mass_curve({"oracle": probabilities}, t.histories, probabilities, ks, union=False)
+    assert set(mass) == {*scores, "union"} and set(ceiling) == {"oracle"}
+    for k in ks:
+        assert 0 < mass["union"][k] <= ceiling["oracle"][k] + 1e-12
+        assert mass["union"][k] >= max(mass[name][k] for name in scores) - 1e-12
+    assert mass["union"][200] == pytest.approx(
+        candidate_mass(merge_candidates(scores, t.histories, 200), probabilities)
+    )
+    # mass and realised recall estimate the same thing: they agree up to sampling noise
+    recall = recall_curve(scores, t.histories, t.items, ks)
+    assert abs(recall["union"][100] - mass["union"][100]) < 0.08
+
+
+def _oracle(data, targets):
+    return oracle_probabilities(data.events, data.friendships, data.load_truth(), targets)
+
+
 # --------------------------------------------------------------------------- features
 def test_features_line_up_with_their_definitions(shop):
     _, split, known, stats = shop
@@ -142,13 +182,54 @@ def test_features_line_up_with_their_definitions(shop):
         ranking_features(stats, t, candidates[:3])
 
 
+def test_a_sequence_model_adds_the_gru_group(shop):
+    """Any scorer with the course's ``score(context)`` gives the ``gru`` group: its
+    log-probability among the unseen items and the log of its rank there."""
+    data, split, known, stats = shop
+    t = _targets(split, known, n=40)
+    candidates = merge_candidates(source_scores(stats, t), t.histories, 30)
+    plain = ranking_features(stats, t, candidates)
+    table = ranking_features(stats, t, candidates, sequence_model=stats.markov)
+    assert table.names == (*plain.names, "gru_log_prob", "gru_log_rank")
+    assert set(table.groups) == {*plain.groups, "gru"}
+    np.testing.assert_array_equal(table.without("gru").values, plain.values)
+    scores = stats.markov.score(t.scoring_context())
+    row = 3
+    unseen = np.setdiff1d(np.arange(data.n_items), t.histories[row])
+    log_p = scores[row, unseen] - np.log(np.exp(scores[row, unseen]).sum())
+    lookup = dict(zip(unseen.tolist(), log_p, strict=True))
+    got = table.values[row, :, table.names.index("gru_log_prob")]
+    expected = np.maximum([lookup[int(c)] for c in candidates[row]], -50.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    ranks = np.exp(table.values[:, :, table.names.index("gru_log_rank")])
+    assert ranks.min() >= 1.0 - 1e-4 and ranks.max() <= data.n_items + 1e-3
+    best = np.argmax(table.values[:, :, table.names.index("gru_log_prob")], axis=1)
+    assert np.all(ranks[np.arange(40), best] <= ranks.min(axis=1) + 1e-3)
+
+
+def test_lesson_02s_gru_scores_the_targets_through_the_one_interface(shop):
+    from ecomrec.models.recommender import SequenceRecommender
+
+    data, split, known, stats = shop
+    small = known[known[S.USER] < 60]
+    gru = SequenceRecommender(items=data.items, dim=8, epochs=1, seed=0, progress=False)
+    gru.fit(small, data.n_items)
+    t = _targets(split, known, n=20)
+    candidates = merge_candidates(source_scores(stats, t), t.histories, 10)
+    table = ranking_features(stats, t, candidates, sequence_model=gru)
+    assert np.isfinite(table.values).all() and "gru_log_prob" in table.names
+    with pytest.raises(ValueError, match="session-start flags"):
+        gru.score(ScoringContext(t.users, t.histories))
+
+
 def test_no_feature_reads_an_event_at_or_after_its_target(shop):
     """Add views, and friends' purchases, at and after each target's time: nothing changes."""
     data, split, known, stats = shop
     targets = split.test.iloc[:100]
     t = RankingTargets.from_log(known, targets)
     candidates = merge_candidates(source_scores(stats, t), t.histories, 40)
-    before = ranking_features(stats, t, candidates).values
+    markov = Markov().fit(known, data.n_items)  # the gru group's scorer: it reads histories
+    before = ranking_features(stats, t, candidates, sequence_model=markov).values
 
     # the future: each target user views the target and more items at and after its time,
     # and every friend buys every candidate at the target's time and a minute later
@@ -170,7 +251,7 @@ def test_no_feature_reads_an_event_at_or_after_its_target(shop):
     leaky_events = pd.concat([data.events, future_buys], ignore_index=True)
     leaky_stats = ShopStatistics(known, data.items, leaky_events, data.friendships)
     leaky_targets = RankingTargets.from_log(leaky_log, targets)
-    after = ranking_features(leaky_stats, leaky_targets, candidates).values
+    after = ranking_features(leaky_stats, leaky_targets, candidates, markov).values
     np.testing.assert_array_equal(before, after)
 
     # the check can fail: the same purchases one second before the targets do change features
@@ -178,7 +259,7 @@ def test_no_feature_reads_an_event_at_or_after_its_target(shop):
     past_stats = ShopStatistics(
         known, data.items, pd.concat([data.events, past], ignore_index=True), data.friendships
     )
-    changed = ranking_features(past_stats, t, candidates).values
+    changed = ranking_features(past_stats, t, candidates, markov).values
     assert not np.array_equal(before, changed)
 
 

@@ -12,7 +12,9 @@
 
 from ecomrec.ranking.candidates import (
     SOURCE_NAMES,
+    candidate_mass,
     candidate_recall,
+    mass_curve,
     merge_candidates,
     recall_curve,
     source_scores,
@@ -22,9 +24,11 @@ from ecomrec.ranking.candidates import (
 from ecomrec.ranking.features import (
     FEATURE_GROUPS,
     FEATURE_NAMES,
+    SEQUENCE_MODEL_GROUP,
     FeatureTable,
     candidate_table,
     ranking_features,
+    sequence_model_features,
 )
 from ecomrec.ranking.rankers import (
     DCNRanker,
@@ -41,20 +45,24 @@ from ecomrec.ranking.targets import RankingTargets, training_targets
 __all__ = [
     "FEATURE_GROUPS",
     "FEATURE_NAMES",
+    "SEQUENCE_MODEL_GROUP",
     "SOURCE_NAMES",
     "DCNRanker",
     "FeatureTable",
     "LambdaMART",
     "RankingTargets",
     "ShopStatistics",
+    "candidate_mass",
     "candidate_recall",
     "candidate_table",
     "full_catalogue_scores",
     "list_batches",
     "listwise_softmax_loss",
+    "mass_curve",
     "merge_candidates",
     "pairwise_logistic_loss",
     "ranking_features",
+    "sequence_model_features",
     "recall_curve",
     "source_scores",
     "top_candidates",

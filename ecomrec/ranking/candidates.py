@@ -206,6 +206,61 @@ def candidate_recall(candidates, targets) -> float:
     return float(np.mean(hits))
 
 
+def candidate_mass(candidates, probabilities: np.ndarray) -> float:
+    """Mean share of the true next-view probability that each target's candidates cover.
+
+    `probabilities` is ``(n, n_items)``, each row the simulator's true next-view
+    distribution (:func:`ecomrec.oracle.oracle_probabilities`, zero on seen items);
+    `candidates` an ``(n, k)`` array or n item sequences (duplicates count once). Recall
+    against the realised targets is this number plus sampling noise: a candidate set of
+    size k covers at most the mass of the oracle's own top k.
+
+    Example:
+        >>> candidate_mass([[0, 0], [2]], np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
+        0.65
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or len(candidates) != len(probabilities):
+        raise ValueError(
+            f"{len(candidates)} candidate sets for probabilities of shape {probabilities.shape}: "
+            "give one (n_items,) distribution per target"
+        )
+    if len(probabilities) == 0:
+        raise ValueError("candidate_mass needs at least one target")
+    covered = [
+        probabilities[row, np.unique(np.asarray(c, dtype=np.int64))].sum()
+        for row, c in enumerate(candidates)
+    ]
+    return float(np.mean(covered))
+
+
+def mass_curve(
+    scores: Mapping[str, np.ndarray],
+    histories: list[np.ndarray],
+    probabilities: np.ndarray,
+    ks: list[int],
+    quotas: Mapping[str, float] | None = None,
+    union: bool = True,
+) -> dict[str, dict[int, float]]:
+    """Like :func:`recall_curve`, against the true next-view probabilities instead of the
+    realised targets: the mean probability mass each source's top k (and the union's) covers.
+
+    Passing the probabilities themselves as a source (``{"oracle": probabilities}``,
+    ``union=False``) gives the ceiling: the mass of the oracle's own top k.
+    """
+    first = next(iter(scores.values()))
+    seen = _seen_mask(histories, first.shape[1])
+    p = np.where(seen, 0.0, np.asarray(probabilities, dtype=np.float64))
+    out: dict[str, dict[int, float]] = {}
+    for name, s in scores.items():
+        rank = source_ranks(s, seen)
+        out[name] = {k: float(np.where(rank < k, p, 0.0).sum(axis=1).mean()) for k in ks}
+    if union:
+        order = union_order(scores, histories, quotas)
+        out["union"] = {k: candidate_mass(top_candidates(order, k), p) for k in ks}
+    return out
+
+
 def recall_curve(
     scores: Mapping[str, np.ndarray],
     histories: list[np.ndarray],

@@ -17,7 +17,13 @@ never read. The groups follow what drives a ShopSim view:
   and whether the item has that view's brand;
 - ``friends``: purchases of the item by the user's friends in the last 30 days, as a count
   and as a share of all their recent purchases;
-- ``sequence``: the co-occurrence and (log) Markov scores of the baselines.
+- ``sequence``: the co-occurrence and (log) Markov scores of the baselines;
+- ``gru`` (only when a ``sequence_model`` is given, e.g. lesson 02's GRU as a
+  :class:`~ecomrec.models.recommender.SequenceRecommender`): the model's log-probability of
+  the item among the unseen items and the log of its rank there. Fit that model on a log
+  that leaves the targets out (for the ranker's training targets: the statistics log of
+  :func:`~ecomrec.ranking.targets.training_targets`), or it scores transitions it was
+  trained on and the ranker learns to trust it more than it deserves on the test targets.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 
 from ecomrec.ranking.statistics import ShopStatistics
 from ecomrec.ranking.targets import RankingTargets
-from ecomrec.scoring import ScoringContext
+from ecomrec.scoring import NextItemScorer, ScoringContext
 
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "user": ("user_category_share", "user_tier_share", "user_brand_share", "log_history_length"),
@@ -46,6 +52,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "sequence": ("cooccurrence", "log_markov"),
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(n for names in FEATURE_GROUPS.values() for n in names)
+SEQUENCE_MODEL_GROUP: dict[str, tuple[str, ...]] = {"gru": ("gru_log_prob", "gru_log_rank")}
 
 
 @dataclass(frozen=True)
@@ -98,10 +105,36 @@ def _counts(codes: np.ndarray, histories: list[np.ndarray], size: int) -> np.nda
     return out
 
 
+def sequence_model_features(
+    model: NextItemScorer, targets: RankingTargets, candidates: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The ``gru`` group: a next-item model's log-probability of each candidate and the log
+    of its rank (1 = the model's favourite), both among the items not yet in the history."""
+    scores = np.asarray(model.score(targets.scoring_context()), dtype=np.float64)
+    if scores.shape != (len(targets), model.n_items):
+        raise ValueError(f"the model scored {scores.shape}, expected ({len(targets)}, n_items)")
+    for row, history in enumerate(targets.histories):
+        scores[row, history] = -np.inf  # seen items are never the next view
+    log_p = scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
+    chosen = np.take_along_axis(log_p, candidates, axis=1)
+    order = np.argsort(-log_p, axis=1, kind="stable")
+    ranks = np.empty(log_p.shape)
+    np.put_along_axis(ranks, order, np.arange(1.0, log_p.shape[1] + 1.0)[None, :], axis=1)
+    rank = np.take_along_axis(ranks, candidates, axis=1)
+    return {"gru_log_prob": np.maximum(chosen, -50.0), "gru_log_rank": np.log(rank)}
+
+
 def ranking_features(
-    stats: ShopStatistics, targets: RankingTargets, candidates: np.ndarray
+    stats: ShopStatistics,
+    targets: RankingTargets,
+    candidates: np.ndarray,
+    sequence_model: NextItemScorer | None = None,
 ) -> FeatureTable:
-    """The features of every candidate of every target (see the module docstring)."""
+    """The features of every candidate of every target (see the module docstring).
+
+    With `sequence_model` (anything with the course's ``score(context)``), the table has a
+    seventh group, ``gru``, from that model's scores.
+    """
     candidates = np.asarray(candidates, dtype=np.int64)
     if candidates.ndim != 2 or len(candidates) != len(targets):
         raise ValueError(
@@ -193,18 +226,29 @@ def ranking_features(
     markov = np.take_along_axis(stats.markov.score(context), candidates, axis=1)
     f["log_markov"] = np.log(np.maximum(markov, 1e-12))
 
-    values = np.stack([np.asarray(f[name], dtype=np.float32) for name in FEATURE_NAMES], axis=2)
+    groups = dict(FEATURE_GROUPS)
+    if sequence_model is not None:
+        f.update(sequence_model_features(sequence_model, targets, candidates))
+        groups.update(SEQUENCE_MODEL_GROUP)
+    names = tuple(n for group in groups.values() for n in group)
+    values = np.stack([np.asarray(f[name], dtype=np.float32) for name in names], axis=2)
     labels = (candidates == targets.items[:, None]).astype(np.float32)
-    return FeatureTable(values, FEATURE_NAMES, dict(FEATURE_GROUPS), candidates, labels)
+    return FeatureTable(values, names, groups, candidates, labels)
 
 
 def candidate_table(
-    stats: ShopStatistics, targets: RankingTargets, k: int, chunk_size: int = 500
+    stats: ShopStatistics,
+    targets: RankingTargets,
+    k: int,
+    chunk_size: int = 500,
+    quotas=None,
+    sequence_model: NextItemScorer | None = None,
 ) -> FeatureTable:
     """Both stages' inputs in one call: the union of every source's top items, `k` per target,
     and their features (what lesson 05 builds step by step).
 
-    Targets are processed `chunk_size` at a time, so the sources' dense
+    `quotas` go to :func:`~ecomrec.ranking.candidates.union_order`, `sequence_model` to
+    :func:`ranking_features`. Targets are processed `chunk_size` at a time, so the sources' dense
     ``(chunk_size, n_items)`` scores stay small (the autograder caps a kernel's memory).
     """
     from ecomrec.ranking.candidates import source_scores, top_candidates, union_order
@@ -214,8 +258,9 @@ def candidate_table(
     parts = []
     for begin in range(0, len(targets), chunk_size):
         chunk = targets.take(np.arange(begin, min(begin + chunk_size, len(targets))))
-        order = union_order(source_scores(stats, chunk), chunk.histories)
-        parts.append(ranking_features(stats, chunk, top_candidates(order, k)))
+        order = union_order(source_scores(stats, chunk), chunk.histories, quotas)
+        candidates = top_candidates(order, k)
+        parts.append(ranking_features(stats, chunk, candidates, sequence_model))
     return FeatureTable(
         np.concatenate([p.values for p in parts]),
         parts[0].names,

@@ -24,6 +24,8 @@ import pandas as pd
 
 from ecomrec import schema as S
 from ecomrec.datasets.social import seconds_since_start
+from ecomrec.models.sequences import session_start_flags
+from ecomrec.scoring import ScoringContext
 from ecomrec.splits import Split, TargetPart, known_interactions
 
 
@@ -123,6 +125,16 @@ class RankingTargets:
     def session_starts(self) -> np.ndarray:
         """True where the target opens a new session (no earlier view in its session)."""
         return self.mission_items() < 0
+
+    def scoring_context(self) -> ScoringContext:
+        """The targets as a :class:`~ecomrec.scoring.ScoringContext`, with the session flags
+        the sequence models read, so any course model scores them through one interface."""
+        return ScoringContext(
+            self.users,
+            self.histories,
+            [session_start_flags(s) for s in self.history_sessions],
+            self.session_starts(),
+        )
 
 
 def training_targets(train: pd.DataFrame, n_last: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:

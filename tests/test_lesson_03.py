@@ -74,13 +74,18 @@ def _check_gan_toy(r):
     grads = r["minimax_vs_non_saturating_gradient"]
     assert r["probe_mean_d_fake"] < 0.05
     assert grads["non-saturating"] > 20 * grads["minimax"]  # saturation, measured
-    # Keras rebuilds the non-saturating GAN and agrees within the stated tolerance
-    keras, torch_run, tol = r["keras"], runs["non-saturating"], r["keras_tolerance"]
+    # Keras rebuilds the non-saturating GAN and, averaged over the same seeds as PyTorch,
+    # agrees within the stated tolerance (single runs vary by machine and seed)
+    over, tol = r["over_seeds"], r["keras_tolerance"]
     assert r["keras_agrees"]
-    assert keras["steps"] == r["steps"]["non-saturating"]  # the same number of steps
+    assert r["keras"]["steps"] == r["steps"]["non-saturating"]  # the same number of steps
+    assert len(over["seeds"]) >= 3
+    assert len(over["pytorch_by_seed"]) == len(over["keras_by_seed"]) == len(over["seeds"])
     for key, bound in tol.items():
-        assert abs(keras[key] - torch_run[key]) <= bound, key
-    assert keras["modes_covered"] >= 7
+        assert abs(over["keras"][key] - over["pytorch"][key]) <= bound, key
+    for framework in ("pytorch", "keras"):
+        assert over[framework]["modes_covered"] >= 7, framework
+        assert over[framework]["sliced_w1"] < 0.25, framework
     # the prose's claims (checked True by tests/test_prose.py) are all recorded
     assert set(r["claims"]) == {
         "collapse_visible",

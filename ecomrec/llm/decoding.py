@@ -73,11 +73,16 @@ class Generation:
 
     texts: list[str]
     new_tokens: int  # tokens generated in all (up to the end of each answer)
-    seconds: float
+    seconds: float  # wall-clock
+    cpu_seconds: float  # this process's CPU time (steadier than wall-clock on a busy machine)
 
     @property
     def tokens_per_second(self) -> float:
         return self.new_tokens / max(self.seconds, 1e-9)
+
+    @property
+    def tokens_per_cpu_second(self) -> float:
+        return self.new_tokens / max(self.cpu_seconds, 1e-9)
 
 
 @torch.no_grad()
@@ -104,7 +109,7 @@ def generate(
     tokenizer.padding_side = "left"
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     texts, new_tokens = [], 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     torch.manual_seed(seed)
     try:
         for first in range(0, len(prompts), batch_size):
@@ -137,4 +142,6 @@ def generate(
                 texts.append(tokenizer.decode(row[:stop], skip_special_tokens=True).strip())
     finally:
         tokenizer.padding_side = side
-    return Generation(texts, new_tokens, time.perf_counter() - start)
+    return Generation(
+        texts, new_tokens, time.perf_counter() - start, time.process_time() - cpu_start
+    )

@@ -25,14 +25,25 @@ IGNORE = -100
 
 
 def add_lora(
-    model, r: int = 8, alpha: int = 16, dropout: float = 0.0, targets=("q_proj", "v_proj")
+    model,
+    r: int = 8,
+    alpha: int = 16,
+    dropout: float = 0.0,
+    targets=("q_proj", "v_proj"),
+    layers: Sequence[int] | None = None,
 ):
     """`model` with LoRA adapters of rank `r` on the `targets` projections (peft); only the
-    adapters are trainable."""
+    adapters are trainable. `layers` (None: all) puts them in those decoder layers only:
+    adapters in the top layers only also make the backward pass stop there, which is cheaper."""
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
-        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), bias="none"
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=list(targets),
+        bias="none",
+        layers_to_transform=None if layers is None else list(layers),
     )
     return get_peft_model(model, config)
 

@@ -10,6 +10,8 @@ from ecomrec.text.attributes import (
     attribute_report,
     check_attributes,
     find_attributes,
+    hallucination_rate,
+    wrong_statements,
 )
 from ecomrec.text.data import (
     AttributeCodec,
@@ -57,6 +59,8 @@ __all__ = [
     "attribute_accuracy",
     "attribute_report",
     "check_attributes",
+    "hallucination_rate",
+    "wrong_statements",
     "corpus_bleu",
     "detokenize",
     "discriminator_accuracy",

@@ -105,6 +105,26 @@ def attribute_report(samples: Sequence[Sequence[str]], items: pd.DataFrame) -> d
     return report
 
 
+def wrong_statements(tokens: Sequence[str], item: Mapping[str, str]) -> tuple[int, int]:
+    """(wrong, stated): how many attribute phrases in `tokens` contradict `item` (a colour,
+    brand, material, ... the item does not have), out of all attribute phrases stated."""
+    stated = find_attributes(tokens)
+    wrong = sum(value != str(item[attribute]) for attribute, value in stated)
+    return wrong, len(stated)
+
+
+def hallucination_rate(samples: Sequence[Sequence[str]], items: pd.DataFrame) -> float:
+    """Share of all stated attribute phrases (over `samples`, one per row of `items`) that
+    are wrong for their item; 0 when nothing is stated. Omissions are not counted here:
+    attribute accuracy counts those."""
+    if len(samples) != len(items):
+        raise ValueError(f"{len(samples)} samples for {len(items)} items")
+    rows = items[list(ATTRIBUTES)].to_dict("records")
+    counts = [wrong_statements(s, row) for s, row in zip(samples, rows, strict=True)]
+    stated = sum(n for _, n in counts)
+    return sum(w for w, _ in counts) / stated if stated else 0.0
+
+
 def attribute_accuracy(samples: Sequence[Sequence[str]], items: pd.DataFrame) -> float:
     """Share of samples that state every required attribute rightly and nothing wrong."""
     return attribute_report(samples, items)["attribute_accuracy"]

@@ -79,8 +79,10 @@ class Effect:
     def significant(self) -> bool:
         return self.p_value < 1.0 - self.confidence
 
-    def as_dict(self) -> dict[str, float]:
-        return {**asdict(self), "relative": self.relative}
+    def as_dict(self) -> dict[str, float | None]:
+        """The fields plus ``relative`` (None when the control mean is 0) and ``significant``."""
+        relative = self.relative if self.control_mean else None
+        return {**asdict(self), "relative": relative, "significant": self.significant}
 
 
 def _effect(mean_c, mean_t, se, n_c, n_t, confidence) -> Effect:

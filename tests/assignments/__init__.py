@@ -3,6 +3,13 @@ each defining ``ASSIGNMENT``, an :class:`assignments.spec.Assignment`. The share
 test (tests/test_assignment_structure.py) runs over all of them; each test_assignment_NN.py
 keeps the checks only its assignment needs."""
 
-from assignments import a01, a02, a03, a04, a05
+from assignments import a01, a02, a03, a04, a05, a08
 
-ASSIGNMENTS = [a01.ASSIGNMENT, a02.ASSIGNMENT, a03.ASSIGNMENT, a04.ASSIGNMENT, a05.ASSIGNMENT]
+ASSIGNMENTS = [
+    a01.ASSIGNMENT,
+    a02.ASSIGNMENT,
+    a03.ASSIGNMENT,
+    a04.ASSIGNMENT,
+    a05.ASSIGNMENT,
+    a08.ASSIGNMENT,
+]

@@ -215,8 +215,27 @@ def _session_schedule(cfg: SimConfig, rng: np.random.Generator) -> list[tuple[in
     return sessions
 
 
-def _sigmoid(x: float) -> float:
+def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def funnel_probabilities(fit, click_bias, price_pain):
+    """The chances that a view is clicked, a click carted and a cart bought (the funnel).
+
+    fit: :meth:`ShopSimTruth.affinity` of the user and item; click_bias: the user's
+    ``truth.click_bias``; price_pain: the user's price sensitivity times the item's
+    :func:`relative_price`. Works on scalars (the simulator) and arrays (the environment).
+    """
+    p_click = _sigmoid(-2.0 + 0.9 * fit + click_bias)
+    p_cart = _sigmoid(-0.5 + 0.5 * fit)
+    p_buy = _sigmoid(-0.5 + 0.4 * fit - 1.5 * price_pain)
+    return p_click, p_cart, p_buy
+
+
+def relative_price(items: pd.DataFrame) -> np.ndarray:
+    """Log of each item's price over its category's median price (the purchase step's input)."""
+    cat_median = items.groupby(S.CATEGORY)[S.PRICE].transform("median").to_numpy()
+    return np.log(items[S.PRICE].to_numpy() / cat_median)
 
 
 def _simulate_events(
@@ -262,15 +281,15 @@ def _simulate_events(
         seen[user].append(item)
         rows.append((user, item, sid, t, "view", probs[item]))
         fit = truth.affinity(user, item)
-        p_click = _sigmoid(-2.0 + 0.9 * fit + truth.click_bias[user])
+        price_pain = truth.price_sensitivity[user] * prices_z[item]
+        p_click, p_cart, p_buy = funnel_probabilities(fit, truth.click_bias[user], price_pain)
         if rng.random() < p_click:
             t_click = t + int(rng.integers(2, 21))
             rows.append((user, item, sid, t_click, "click", np.nan))
-            if rng.random() < _sigmoid(-0.5 + 0.5 * fit):
+            if rng.random() < p_cart:
                 t_cart = t_click + int(rng.integers(5, 31))
                 rows.append((user, item, sid, t_cart, "cart", np.nan))
-                price_pain = truth.price_sensitivity[user] * prices_z[item]
-                if rng.random() < _sigmoid(-0.5 + 0.4 * fit - 1.5 * price_pain):
+                if rng.random() < p_buy:
                     t_buy = t_cart + int(rng.integers(5, 31))
                     rows.append((user, item, sid, t_buy, "purchase", np.nan))
                     purchases.add(user, t_buy, item)
@@ -318,8 +337,7 @@ def simulate(cfg: SimConfig | None = None, progress: bool = False) -> SimResult:
     )
     friends = friend_lists(friendships, cfg.n_users)
     # price relative to the category median, for the purchase step
-    cat_median = items.groupby(S.CATEGORY)[S.PRICE].transform("median").to_numpy()
-    prices_z = np.log(items[S.PRICE].to_numpy() / cat_median)
+    prices_z = relative_price(items)
     events = _simulate_events(cfg, truth, friends, prices_z, rng, progress=progress)
     view_probability = events.pop("p_true").to_numpy()
     # the queries draw from their own stream, so they never shift any other table

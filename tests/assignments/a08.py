@@ -3,13 +3,14 @@ answers its tests must catch (checked by tests/test_assignment_structure.py)."""
 
 from assignments.spec import Assignment
 
-# grade_id -> points, as in the syllabus: 2 + 2 + (2 + 2) + 2 autograded, 2 by hand
+# grade_id -> points, as in the syllabus: 2 + 2 + (1 + 1) + 2 + 2 autograded, 2 by hand
 EXPECTED_POINTS = {
     "test_srm_p_value": 2,
     "test_cuped_estimate": 2,
-    "test_ips_estimate": 2,
-    "test_snips_estimate": 2,
+    "test_ips_estimate": 1,
+    "test_snips_estimate": 1,
     "test_sample_size_per_group": 2,
+    "test_my_policy": 2,
     "written_answer": 2,
 }
 
@@ -19,6 +20,7 @@ CALLS = {
     "test_ips_estimate": {"ips_estimate"},
     "test_snips_estimate": {"snips_estimate"},
     "test_sample_size_per_group": {"sample_size_per_group"},
+    "test_my_policy": {"MyPolicy"},
 }
 
 ZERO_WEIGHTS = (
@@ -174,6 +176,20 @@ WRONG_ANSWERS = {
         "if min_effect <= 0:",
         "test_sample_size_per_group",
         True,
+    ),
+    "policy shows the most popular items": (
+        "my_policy",
+        "return top_k_unseen(scores, observation.seen, k)",
+        "return top_k_unseen(np.tile(self.popular, (len(last), 1)), observation.seen, k)",
+        "test_my_policy",
+        False,
+    ),
+    "policy reads the truth": (
+        "my_policy",
+        '    name = "mine"',
+        '    name = "mine"\n    reads_truth = True',
+        "test_my_policy",
+        False,
     ),
 }
 

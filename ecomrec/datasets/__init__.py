@@ -6,6 +6,7 @@
 """
 
 from ecomrec.datasets.movielens import MovieLens, load_movielens_100k, verify_movielens
+from ecomrec.datasets.open_bandit import OpenBanditLog, load_open_bandit, verify_open_bandit
 from ecomrec.datasets.shopsim import (
     SHIPPED_DIR,
     SHIPPED_SEED,
@@ -25,15 +26,18 @@ __all__ = [
     "SHIPPED_SEED",
     "DatasetError",
     "MovieLens",
+    "OpenBanditLog",
     "ShopSim",
     "ShopSimTruth",
     "SimConfig",
     "generate",
     "load_movielens_100k",
+    "load_open_bandit",
     "load_shopsim",
     "load_truth",
     "read_manifest",
     "simulate",
     "verify",
     "verify_movielens",
+    "verify_open_bandit",
 ]

@@ -3,7 +3,7 @@ each defining ``ASSIGNMENT``, an :class:`assignments.spec.Assignment`. The share
 test (tests/test_assignment_structure.py) runs over all of them; each test_assignment_NN.py
 keeps the checks only its assignment needs."""
 
-from assignments import a01, a02, a03, a04, a05, a06, a07
+from assignments import a01, a02, a03, a04, a05, a06, a07, a08
 
 ASSIGNMENTS = [
     a01.ASSIGNMENT,
@@ -13,4 +13,5 @@ ASSIGNMENTS = [
     a05.ASSIGNMENT,
     a06.ASSIGNMENT,
     a07.ASSIGNMENT,
+    a08.ASSIGNMENT,
 ]

@@ -190,11 +190,11 @@ def test_movielens_companion_numbers(built_book):
     assert r["split"]["n_users_evaluated"] == 943
     assert r["published"] == PUBLISHED_MOVIELENS_100K
     b = r["benchmark"]
-    # issue 18's bars are 0.43 (published BPR 0.442) and 0.41 (published LightGCN 0.420). With
-    # the settings chosen on validation BPR-MF measured 0.4293, a hair under its bar: this test
-    # holds it within 5% of the published figure and the page states the shortfall
-    assert b["BPR-MF"]["ndcg@10"] >= 0.42
+    # issue 18's bars: 0.43 (published BPR 0.442) and 0.41 (published LightGCN 0.420), with
+    # the settings chosen on the validation split of the benchmark's training part
+    assert b["BPR-MF"]["ndcg@10"] >= 0.43
     assert b["LightGCN"]["ndcg@10"] >= 0.41
+    assert r["settings"]["bpr_negatives"] == "unseen"
     assert 0.10 <= b["BPR-MF"]["map"] <= 0.16  # published 0.132
     assert 0.34 <= b["BPR-MF"]["precision@10"] <= 0.43  # published 0.388
     assert 0.17 <= b["BPR-MF"]["recall@10"] <= 0.25  # published 0.213
@@ -212,17 +212,50 @@ def test_movielens_companion_numbers(built_book):
     t = r["temporal"]
     assert t["n_targets"] == 943
     ndcg = t["ndcg@10"]
-    assert {"popularity", "co-occurrence", "Markov", "BPR-MF", "GRU", "self-attention"} == set(ndcg)
+    assert {
+        "popularity",
+        "co-occurrence",
+        "Markov",
+        "BPR-MF",
+        "GRU",
+        "self-attention",
+        "LambdaMART",
+    } == set(ndcg)
     assert all(0.0 < value < 0.3 for value in ndcg.values()), ndcg
     for name, epochs in t["epochs"].items():
         assert 1 <= epochs["best"] <= epochs["run"] <= r["settings"]["sequence_epochs"], name
     for label, comparison in t["versus"].items():
         assert comparison["low"] <= comparison["relative"] <= comparison["high"], label
 
+    # lesson 05's two-stage ranker on the same targets: candidates from three sources, LambdaMART
+    ranker = r["ranker"]
+    assert ranker["ndcg@10"] == pytest.approx(ndcg["LambdaMART"])
+    recall = ranker["candidate_recall"]
+    assert set(recall) == {"co-occurrence", "item-kNN", "BPR-MF", "popular", "union"}
+    # the quotas were chosen on the training targets; on test the union may trail its best
+    # source a little, never by much
+    assert 0.95 * max(v for name, v in recall.items() if name != "union") <= recall["union"] <= 1
+    assert recall["union"] >= 0.35, "100 candidates should hold the last rating for many users"
+    assert ranker["n_training_lists"] >= 1000
+    assert sum(ranker["group_gain_share"].values()) == pytest.approx(1.0)
+    for label, comparison in ranker["versus"].items():
+        assert comparison["low"] <= comparison["relative"] <= comparison["high"], label
+    best_baseline = max(["popularity", "co-occurrence", "Markov", "BPR-MF"], key=ndcg.get)
+    assert best_baseline == t["best_baseline"]
+    # a broken ranker (leaking, or ranking at random) would land far from the best baseline
+    assert 0.8 * ndcg[best_baseline] <= ndcg["LambdaMART"] <= 2.0 * ndcg[best_baseline]
+    assert (
+        r["claims"]["ranker_beats_baselines"]
+        == (ranker["versus"][f"LambdaMART vs {best_baseline}"]["a_beats_b"])
+    )
+
     carry = r["shopsim_vs_movielens"]
     assert carry["popularity"]["ShopSim / popularity"] == pytest.approx(1.0)
     assert carry["BPR-MF"]["MovieLens NDCG@10"] == pytest.approx(ndcg["BPR-MF"])
-    assert all(r["claims"].values()), r["claims"]
+    # every claim the page makes holds; whether the ranker beats the baselines is measured (and
+    # stated either way with its interval), not promised
+    promised = {name: v for name, v in r["claims"].items() if name != "ranker_beats_baselines"}
+    assert all(promised.values()), r["claims"]
 
 
 def test_benchmark_protocol_docstring_examples_run():
@@ -232,3 +265,81 @@ def test_benchmark_protocol_docstring_examples_run():
 
     result = doctest.testmod(ecomrec.benchmark_protocol, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_bpr_mf_can_draw_negatives_among_the_users_unseen_items():
+    from ecomrec.baselines import BPRMF
+    from ecomrec.bpr import BPRSampler
+
+    with pytest.raises(ValueError, match="negatives must be 'uniform' or 'unseen'"):
+        BPRMF(negatives="seen")
+    assert BPRMF().negatives == "uniform", "ShopSim's lessons keep the uniform sampler"
+    # user 0 rated items 0-3 of 5: its only unseen item, 4, is every negative it gets
+    train = pd.DataFrame(
+        {
+            S.USER: [0, 0, 0, 0, 1],
+            S.ITEM: [0, 1, 2, 3, 4],
+            S.TIMESTAMP: pd.date_range("2024-01-01", periods=5),
+        }
+    )
+    sampler = BPRSampler(np.vstack([train[S.USER], train[S.ITEM]]), 5, batch_size=3, seed=1)
+    for users, _, negatives in sampler(1):
+        assert (negatives[users == 0] == 4).all()
+    model = BPRMF(n_factors=4, epochs=3, negatives="unseen", progress=False).fit(train, 5)
+    again = BPRMF(n_factors=4, epochs=3, negatives="unseen", progress=False).fit(train, 5)
+    np.testing.assert_array_equal(model.item_factors_, again.item_factors_)
+    assert len(model.history_) == 3
+
+
+def test_positional_training_targets_never_count_a_target_in_the_statistics():
+    from ecomrec.ranking.movielens import positional_training_targets
+
+    # user 0 rates 10, 11, 12, 13 (11 and 12 in the same second: file order decides)
+    frame = pd.DataFrame(
+        {
+            S.USER: [0, 0, 0, 1, 0, 1],
+            S.ITEM: [10, 11, 12, 20, 13, 21],
+            S.TIMESTAMP: pd.to_datetime([1, 2, 2, 5, 3, 6], unit="s"),
+        }
+    )
+    log, targets = positional_training_targets(frame, n_last=2)
+    assert targets.users.tolist() == [0, 0]  # user 1 has only 2 ratings: no target
+    assert targets.items.tolist() == [12, 13]
+    assert [h.tolist() for h in targets.histories] == [[10, 11], [10, 11, 12]]
+    assert sorted(log[S.ITEM]) == [10, 11, 20, 21], "targets are left out of the log"
+    with pytest.raises(ValueError, match="n_last"):
+        positional_training_targets(frame, n_last=0)
+
+
+def test_movielens_ranking_features_line_up_with_their_candidates(movielens):
+    from ecomrec.baselines import BPRMF
+    from ecomrec.ranking.movielens import (
+        MOVIELENS_FEATURE_NAMES,
+        MovieLensStatistics,
+        movielens_features,
+        movielens_sources,
+        positional_training_targets,
+    )
+
+    few = movielens.ratings[movielens.ratings[S.USER] < 60]
+    log, targets = positional_training_targets(few, n_last=1)
+    with pytest.raises(ValueError, match="fitted on the same log"):
+        MovieLensStatistics(log, movielens, BPRMF())
+    bpr = BPRMF(n_factors=4, epochs=1, progress=False).fit(log, movielens.n_items, 943)
+    stats = MovieLensStatistics(log, movielens, bpr)
+    sources = movielens_sources(stats, targets)
+    assert set(sources) == {"co-occurrence", "item-kNN", "BPR-MF", "popular"}
+    candidates = np.tile(np.arange(5), (len(targets), 1))
+    candidates[0, 0] = targets.items[0]
+    table = movielens_features(stats, targets, candidates, sources)
+    assert table.values.shape == (len(targets), 5, len(MOVIELENS_FEATURE_NAMES))
+    assert np.isfinite(table.values).all()
+    assert table.labels[0, 0] == 1.0 and table.labels.sum() >= 1
+    column = table.columns(["log_popularity"])[0]
+    np.testing.assert_allclose(
+        table.values[0, :, column], np.log1p(stats.popularity[candidates[0]]), rtol=1e-6
+    )
+    age = table.columns(["age"])[0]
+    assert table.values[3, 2, age] == movielens.users[S.AGE].iloc[targets.users[3]]
+    with pytest.raises(ValueError, match="candidates must be"):
+        movielens_features(stats, targets, candidates[:2], sources)

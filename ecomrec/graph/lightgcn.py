@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ecomrec.baselines import Recommender
+from ecomrec.bpr import BPRSampler
 from ecomrec.graph.adjacency import bipartite_normalized_adjacency, propagate
 from ecomrec.graph.build import user_item_edges
 from ecomrec.graph.layers import layer_combination
@@ -97,62 +98,6 @@ class LightGCN(nn.Module):
             final = self(adjacency)
         user_vectors = final[torch.tensor(np.asarray(users, dtype=np.int64))]
         return (user_vectors @ final[self.n_users :].T).numpy().astype(np.float64)
-
-
-class BPRSampler:
-    """Seeded BPR triples ``(user, positive, negative)`` in shuffled mini-batches.
-
-    ``sampler(epoch)`` (epoch = 1, 2, ...) shuffles the observed pairs and draws, for each,
-    a negative item uniformly among the items that user never interacted with, from a
-    generator seeded with (seed, epoch) only. It is the batch source that
-    :func:`ecomrec.training.train` calls once per epoch; two samplers built with the same
-    arguments give the same batches in the same order, which is how two implementations
-    are trained on identical data.
-    """
-
-    def __init__(
-        self, user_item: np.ndarray, n_items: int, batch_size: int = 8192, seed: int = 0
-    ) -> None:
-        self.user_item = np.asarray(user_item, dtype=np.int64)
-        if self.user_item.ndim != 2 or self.user_item.shape[0] != 2:
-            raise ValueError("user_item must have shape (2, n_pairs)")
-        if self.user_item.shape[1] == 0:
-            raise ValueError("no user-item pair to train on")
-        self.n_items = n_items
-        self.batch_size = batch_size
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self._observed = np.unique(self.user_item[0] * n_items + self.user_item[1])
-        if np.bincount(self.user_item[0]).max() >= n_items:
-            raise ValueError("some user interacted with every item: no negative to draw")
-
-    def __len__(self) -> int:
-        """Batches per epoch."""
-        return -(-self.user_item.shape[1] // self.batch_size)
-
-    def negatives(self, users: np.ndarray) -> np.ndarray:
-        # draws from self.rng, which __call__ reseeds for each epoch
-        """One uniform item per user, redrawn until the user has not interacted with it."""
-        negatives = self.rng.integers(0, self.n_items, size=len(users))
-        while True:
-            clash = np.isin(users * self.n_items + negatives, self._observed)
-            if not clash.any():
-                return negatives
-            negatives[clash] = self.rng.integers(0, self.n_items, size=int(clash.sum()))
-
-    def __call__(self, epoch: int) -> list:
-        """One pass over the observed pairs: a list of ``(users, positives, negatives)``."""
-        self.rng = np.random.default_rng([self.seed, epoch])
-        order = self.rng.permutation(self.user_item.shape[1])
-        users, positives = self.user_item[:, order]
-        negatives = self.negatives(users)
-        return [
-            tuple(
-                torch.as_tensor(a[start : start + self.batch_size])
-                for a in (users, positives, negatives)
-            )
-            for start in range(0, len(order), self.batch_size)
-        ]
 
 
 def bpr_loss(

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import time
 
+from ecomrec import evaluation
 from ecomrec import schema as S
 from ecomrec.baselines import BPRMF
 from ecomrec.datasets import load_movielens_100k
-from ecomrec.evaluation import scoring_context
 from ecomrec.metrics import ndcg_at_k, target_ranks
 from ecomrec.ranking import (
     LambdaMART,
@@ -90,7 +90,7 @@ def main() -> None:
     fit_table = movielens_features(fit_stats, fit_targets, fit_candidates, fit_sources)
     x, y = training_lists(fit_table.values, fit_table.labels, 50, SEED)
 
-    context = scoring_context(temporal, "valid")
+    context = evaluation.scoring_context(temporal, "valid")
     valid_targets = Targets(context.users, temporal.valid[S.ITEM].to_numpy(), context.histories)
     valid_stats = MovieLensStatistics(
         temporal.train, movielens, BPRMF(**BPR).fit(temporal.train, n_items, n_users)

@@ -42,9 +42,7 @@ help:
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required, found " + sys.version.split()[0] + ": set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]" || \
-	  { echo "pip failed (a network error while resolving can look like a version conflict): retrying once"; \
-	    $(BIN)/python -m pip install --disable-pip-version-check -c requirements.lock -e ".[dev]"; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 
@@ -111,6 +109,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check ecomrec tests benchmarks tools
 
 # Re-pin every transitive dependency from a fresh environment.
+# Lock with the oldest Python 3.11 you can: a pin whose wheel needs a newer patch release breaks
+# the install there (soupsieve 4.1.3 needs 3.11.5; Debian 12 ships 3.11.2). requirements.lock pins
+# soupsieve 2.10 for that reason; keep it when re-locking.
 lock:
 	rm -rf /tmp/ecomrec-lock-venv
 	$(PYTHON) -m venv /tmp/ecomrec-lock-venv

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def _check_ids(name: str, rows: Sequence[Sequence[int]], allow_empty: bool = False) -> None:
@@ -286,3 +287,97 @@ def yes_no_scores(
             model, ids[0][:shared], [row[shared:] for row in ids], answers, **kwargs
         )
     return log_probs[:, 0] - log_probs[:, 1]
+
+
+# --- models that differ only in their top layers (LoRA on the top layers) -------------------
+
+
+def _decoder(model):
+    """(the causal LM without a peft wrapper, its decoder stack) of a Llama-style model."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base, base.model
+
+
+@torch.no_grad()
+def shared_prefix_layer_inputs(
+    model,
+    prefix_ids: Sequence[int],
+    suffix_ids: Sequence[Sequence[int]],
+    layer: int,
+    *,
+    batch_size: int = 32,
+    pad_id: int = 0,
+) -> list[torch.Tensor]:
+    """The hidden states entering decoder layer `layer` for every token of each prompt
+    ``prefix + suffix`` (one (length, hidden) tensor per prompt), with the prefix run once.
+
+    Below `layer` a LoRA model whose adapters sit at `layer` and above computes exactly what
+    the pretrained model computes, so these states serve every such model:
+    :func:`top_layers_answer_log_probs` runs only the layers from `layer` up."""
+    _check_ids("prompts", [prefix_ids])
+    _check_ids("suffixes", suffix_ids)
+    model.eval()
+    prefix = torch.tensor([list(prefix_ids)])
+    out = model(input_ids=prefix, use_cache=True, output_hidden_states=True)
+    cache, prefix_states = out.cache, out.hidden_states[layer][0]
+    states = []
+    for start in range(0, len(suffix_ids), batch_size):
+        rows = suffix_ids[start : start + batch_size]
+        ids, suffix_mask, positions = left_padded(rows, pad_id, offset=prefix.shape[1])
+        seen = torch.ones((len(rows), prefix.shape[1]), dtype=torch.long)
+        shared = copy.deepcopy(cache)
+        shared.batch_repeat_interleave(len(rows))
+        hidden = model(
+            input_ids=ids,
+            attention_mask=torch.cat([seen, suffix_mask], dim=1),
+            position_ids=positions,
+            cache=shared,
+            output_hidden_states=True,
+            logits_to_keep=1,
+        ).hidden_states[layer]
+        for i, row in enumerate(rows):
+            states.append(torch.cat([prefix_states, hidden[i, hidden.shape[1] - len(row) :]]))
+    return states
+
+
+@torch.no_grad()
+def top_layers_answer_log_probs(
+    model,
+    states: Sequence[torch.Tensor],
+    answer_ids: Sequence[int],
+    layer: int,
+    *,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """:func:`answer_log_probs` of the prompts whose hidden states entering `layer` are
+    `states` (from :func:`shared_prefix_layer_inputs` on a model that agrees with `model`
+    below `layer`): only layers `layer` and up run, a fraction of the cost."""
+    answers = _check_answers(answer_ids)
+    base, decoder = _decoder(model)
+    n_layers = len(decoder.layers)
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer must be in [0, {n_layers}), got {layer}")
+    model.eval()
+    out = np.zeros((len(states), len(answers)))
+    all_layers = decoder.layers
+    decoder.layers = nn.ModuleList(list(all_layers)[layer:])  # the top layers only, for now
+    try:
+        for start in range(0, len(states), batch_size):
+            rows = states[start : start + batch_size]
+            length = max(len(s) for s in rows)
+            x = torch.zeros((len(rows), length, rows[0].shape[1]), dtype=rows[0].dtype)
+            mask = torch.zeros((len(rows), length), dtype=torch.long)
+            for i, s in enumerate(rows):
+                x[i, length - len(s) :] = s
+                mask[i, length - len(s) :] = 1
+            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+            last = decoder(
+                inputs_embeds=x, attention_mask=mask, position_ids=positions, use_cache=False
+            ).last_hidden_state[:, -1]
+            logits = base.lm_head(last)
+            out[start : start + len(rows)] = F.log_softmax(logits.float(), dim=-1)[
+                :, answers
+            ].numpy()
+    finally:
+        decoder.layers = all_layers
+    return out

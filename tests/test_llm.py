@@ -206,7 +206,8 @@ def test_recommendation_and_search_prompts(tokenizer):
         and b.index("- charger") < b.index("- mat")
     )
     question = yes_no_prompt(tokenizer, titles, "mat")
-    assert "Answer Yes or No.\nProduct: mat<|im_end|>" in question  # the candidate comes last
+    assert "Answer Yes or No.\nThey viewed" in question  # the instruction first ...
+    assert "2. Ostra pink case\nProduct: mat<|im_end|>" in question  # ... the candidate last
     assert "Request: a red mug for my desk" in rewrite_prompt(tokenizer, "a red mug for my desk")
     with pytest.raises(ValueError, match="at least one"):
         next_item_prompt(tokenizer, [])

@@ -107,6 +107,7 @@ def test_lesson_07_tallrec(built_book):
         assert run["lora_loss"] < 2, n  # the fine-tune did not diverge
     assert ndcg["GRU, 256 users"] > r["random_ndcg"]
     assert r["unload_restores"]
+    assert 1e5 < r["lora_trainable"] < 3e5  # rank 8 on the 7 projections of the top 2 layers
     c = r["comparisons"]
     for key, comparison in c.items():
         assert comparison["low"] <= comparison["relative"] <= comparison["high"], key

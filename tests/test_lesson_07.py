@@ -79,3 +79,47 @@ def test_lesson_07_ranking_bias_and_rewriting(built_book):
     # lesson 06: the bi-encoder beats BM25 on natural-language requests
     assert rw["ndcg"]["MiniLM zero-shot (lesson 06)"] > rw["ndcg"]["BM25 on the request"]
     assert rw["cpu_seconds"] > 0
+
+
+TALLREC = "07-generative-language-models-tallrec"
+
+
+def test_lesson_07_tallrec(built_book):
+    r = load_results(TALLREC)
+    sizes = r["train_users"]
+    assert sizes == [16, 64, 256]
+    # the same number of LoRA steps for every N: only the users the examples cover change
+    steps = {r["steps"][str(n)] for n in sizes}
+    assert len(steps) == 1 and steps.pop() >= 16
+    assert all(r["coverage"][str(n)] == n for n in sizes)
+    ndcg = r["ndcg"]
+    names = ["zero-shot LLM", "co-occurrence order (all users)"]
+    names += [f"{kind}, {n} users" for kind in ("LoRA", "GRU") for n in sizes]
+    for name in names:
+        assert 0.2 < ndcg[name] <= 1, name  # within 10 candidates no order scores below 0.29
+    assert 0.45 < r["random_ndcg"] < 0.46  # mean of 1 / log2(rank + 1) over ranks 1..10
+    # co-occurrence's own order is a real ranker, far above a random order
+    assert ndcg["co-occurrence order (all users)"] > 1.15 * r["random_ndcg"]
+    # the GRU was trained on each set of users and scored: it learned something at 256
+    for n in sizes:
+        run = r["runs"][str(n)]
+        assert math.isfinite(run["gru_loss"]) and math.isfinite(run["lora_loss"]), n
+        assert run["lora_loss"] < 2, n  # the fine-tune did not diverge
+    assert ndcg["GRU, 256 users"] > r["random_ndcg"]
+    assert r["unload_restores"]
+    assert 1e5 < r["lora_trainable"] < 3e5  # rank 8 on the 7 projections of the top 2 layers
+    c = r["comparisons"]
+    for key, comparison in c.items():
+        assert comparison["low"] <= comparison["relative"] <= comparison["high"], key
+    for n in sizes:
+        assert c[f"lora_{n}_vs_zero"]["mean_a"] == pytest.approx(ndcg[f"LoRA, {n} users"])
+        assert c[f"lora_{n}_vs_gru"]["mean_b"] == pytest.approx(ndcg[f"GRU, {n} users"])
+    # fine-tuned against zero-shot, in the direction the claims say: no measurable gain
+    claims = r["claims"]
+    assert claims["lora_no_measurable_gain"]
+    assert not any(c[f"lora_{n}_vs_zero"]["a_beats_b"] for n in sizes)
+    assert ndcg["LoRA, 256 users"] != pytest.approx(ndcg["zero-shot LLM"], abs=1e-9)  # it moved
+    assert claims["gru_above_lora_at_256"] and c["lora_256_vs_gru"]["high"] < 0
+    assert claims["gru_gains_from_users"] and c["gru_256_vs_16"]["low"] > 0
+    assert all(claims.values()), claims
+    assert 0 < r["cpu_seconds"]["lesson"] < 400

@@ -26,7 +26,14 @@ from ecomrec.llm import (
     write_cache,
 )
 from ecomrec.llm.decoding import generate, next_token_distribution, next_token_table
-from ecomrec.llm.lora import IGNORE, CausalLMObjective, add_lora, answer_batches
+from ecomrec.llm.lora import (
+    IGNORE,
+    AnswerTokenObjective,
+    CausalLMObjective,
+    add_lora,
+    answer_batches,
+    answer_token_batches,
+)
 from ecomrec.llm.prompts import (
     chat,
     description_prompt,
@@ -34,6 +41,16 @@ from ecomrec.llm.prompts import (
     next_item_prompt,
     rewrite_prompt,
     yes_no_prompt,
+)
+from ecomrec.llm.scoring import (
+    answer_log_probs,
+    common_prefix_length,
+    encode,
+    shared_prefix_answer_log_probs,
+    shared_prefix_layer_inputs,
+    single_token_id,
+    top_layers_answer_log_probs,
+    yes_no_scores,
 )
 from ecomrec.training import train
 
@@ -188,10 +205,50 @@ def test_recommendation_and_search_prompts(tokenizer):
         and a.index("- mat") < a.index("- charger")
         and b.index("- charger") < b.index("- mat")
     )
-    assert "Will they view this product next: mat?" in yes_no_prompt(tokenizer, titles, "mat")
+    question = yes_no_prompt(tokenizer, titles, "mat")
+    assert "Answer Yes or No.\nThey viewed" in question  # the instruction first ...
+    assert "2. Ostra pink case\nProduct: mat<|im_end|>" in question  # ... the candidate last
     assert "Request: a red mug for my desk" in rewrite_prompt(tokenizer, "a red mug for my desk")
     with pytest.raises(ValueError, match="at least one"):
         next_item_prompt(tokenizer, [])
+
+
+def test_answer_log_probs_read_the_last_position_whatever_the_padding(tiny_model):
+    rng = np.random.default_rng(2)
+    prompts = [rng.integers(3, 60, size=n).tolist() for n in (6, 2, 9, 4)]
+    answers = [7, 11, 40]
+    expected = np.array([[_one_by_one(tiny_model, p, [a]) for a in answers] for p in prompts])
+    for batch_size in (1, 3, 8):  # left padding must not change a number
+        got = answer_log_probs(tiny_model, prompts, answers, batch_size=batch_size)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    prefix = rng.integers(3, 60, size=8).tolist()
+    suffixes = [rng.integers(3, 60, size=n).tolist() for n in (1, 5, 3)]
+    full = answer_log_probs(tiny_model, [prefix + s for s in suffixes], answers)
+    for batch_size in (1, 2, 32):
+        shared = shared_prefix_answer_log_probs(
+            tiny_model, prefix, suffixes, answers, batch_size=batch_size
+        )
+        np.testing.assert_allclose(shared, full, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="empty"):
+        answer_log_probs(tiny_model, [[]], answers)
+    with pytest.raises(ValueError, match="answer"):
+        answer_log_probs(tiny_model, prompts, [])
+
+
+def test_yes_no_scores_share_the_history_and_equal_the_full_prompts(tiny_model, tokenizer):
+    assert common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 2, 3, 5]]) == 2
+    assert common_prefix_length([[1, 2], [1, 2]]) == 1  # every row keeps a token
+    assert common_prefix_length([[1], [2]]) == 0
+    titles = ["Pixon black smartphone", "Ostra pink case"]
+    prompts = [yes_no_prompt(tokenizer, titles, c) for c in ("mat", "black glass phone case")]
+    yes, no = single_token_id(tokenizer, "e"), single_token_id(tokenizer, "a")
+    got = yes_no_scores(tiny_model, tokenizer, prompts, yes="e", no="a")
+    full = answer_log_probs(tiny_model, encode(tokenizer, prompts), [yes, no])
+    np.testing.assert_allclose(got, full[:, 0] - full[:, 1], rtol=1e-4, atol=1e-4)
+    alone = yes_no_scores(tiny_model, tokenizer, prompts[:1], yes="e", no="a")
+    np.testing.assert_allclose(alone, got[:1], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="one"):
+        single_token_id(tokenizer, "smartphone case")
 
 
 # --- decoding ------------------------------------------------------------------------------
@@ -258,6 +315,91 @@ def test_lora_trains_only_adapters_and_lowers_the_answer_loss(tokenizer):
     merged = model.merge_and_unload()
     changed = [k for k, v in merged.state_dict().items() if not torch.equal(v, before[k])]
     assert changed and all("q_proj" in k or "v_proj" in k for k in changed)
+
+
+def test_answer_token_objective_equals_the_masked_causal_loss(tokenizer):
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    model = add_lora(LlamaForCausalLM(config), r=4, alpha=8, layers=[1])
+    prompts = [[5, 6, 7, 8], [9, 10], [11, 12, 13]] * 2
+    answers = [20, 21, 20, 21, 20, 21]
+
+    def tokens_of(rows):
+        return answer_token_batches(rows, answers, batch_size=6, seed=0)
+
+    tokens = tokens_of(prompts)
+    ids, mask, positions, target = next(iter(tokens(1)))
+    assert (ids[:, -1] != 0).all() and (mask[:, -1] == 1).all()  # the answer is read last
+    assert len(list(answer_token_batches(prompts, answers, 4)(1))) == 2  # ceil(6 / 4) steps
+    full = answer_batches(prompts, [[a] for a in answers], batch_size=6, seed=0)
+    with torch.no_grad():
+        fast = float(AnswerTokenObjective(model).loss(next(iter(tokens(1)))))
+        plain = float(CausalLMObjective(model).loss(next(iter(full(1)))))
+    assert fast == pytest.approx(plain, rel=1e-4)
+    # a shared first token run once per step, with its cache: the same loss
+    shared = [[4, *p] for p in prompts]
+    with_prefix = answer_token_batches(shared, answers, batch_size=6, seed=0, prefix_length=1)
+    ids, *_ = next(iter(with_prefix(1)))
+    assert ids.shape[1] == 4  # the prefix is not in the batch
+    with torch.no_grad():
+        plain_shared = float(AnswerTokenObjective(model).loss(next(iter(tokens_of(shared)(1)))))
+        cached = float(AnswerTokenObjective(model, prefix_ids=[4]).loss(next(iter(with_prefix(1)))))
+    assert cached == pytest.approx(plain_shared, rel=1e-4)
+    with pytest.raises(ValueError, match="shared prefix"):
+        answer_token_batches([[4, 5], [3, 5]], [1, 2], prefix_length=1)
+    objective = AnswerTokenObjective(model)
+    train(objective, tokens, epochs=40, lr=5e-2, progress=False)
+    with torch.no_grad():  # a random tiny model's logits move little (small output weights)
+        assert float(objective.loss(next(iter(tokens(1))))) < fast - 0.2
+    with pytest.raises(ValueError, match="prompts for"):
+        answer_token_batches(prompts, answers[:2])
+
+
+def test_top_layers_from_shared_states_equal_the_full_adapted_model(tokenizer):
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    base = LlamaForCausalLM(config).eval()
+    rng = np.random.default_rng(3)
+    prefix = rng.integers(3, 60, size=7).tolist()
+    suffixes = [rng.integers(3, 60, size=n).tolist() for n in (2, 5, 1, 4)]
+    answers = [9, 17]
+    states = shared_prefix_layer_inputs(base, prefix, suffixes, layer=2, batch_size=3)
+    assert [len(s) for s in states] == [len(prefix) + len(s) for s in suffixes]
+    full = [prefix + s for s in suffixes]
+    plain = answer_log_probs(base, full, answers)
+    np.testing.assert_allclose(
+        top_layers_answer_log_probs(base, states, answers, layer=2, batch_size=3),
+        plain,
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    tuned = add_lora(base, r=4, alpha=8, layers=[2])  # adapters above the shared states
+    with torch.no_grad():
+        for name, p in tuned.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)  # a trained-looking adapter, so the scores move
+    top = top_layers_answer_log_probs(tuned, states, answers, layer=2)
+    np.testing.assert_allclose(top, answer_log_probs(tuned, full, answers), rtol=1e-4, atol=1e-4)
+    assert not np.allclose(top, plain, atol=1e-3)  # the adapters count
+    assert len(tuned.get_base_model().model.layers) == 3  # the stack is put back
+    with pytest.raises(ValueError, match="layer"):
+        top_layers_answer_log_probs(tuned, states, answers, layer=3)
 
 
 # --- the loader and its cache (fake files) -------------------------------------------------

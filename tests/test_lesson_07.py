@@ -120,7 +120,7 @@ def test_lesson_07_tallrec(built_book):
     assert not any(c[f"lora_{n}_vs_zero"]["a_beats_b"] for n in sizes)
     assert ndcg["LoRA, 256 users"] != pytest.approx(ndcg["zero-shot LLM"], abs=1e-9)  # it moved
     assert claims["gru_above_lora_at_256"] and c["lora_256_vs_gru"]["high"] < 0
-    # the GRU learns from its users: 256 of them beat 16 (whether beyond the noise is glued, not claimed)
+    # the GRU learns from its users: 256 beat 16 (beyond the noise or not is glued, not claimed)
     assert c["gru_256_vs_16"]["mean_a"] > c["gru_256_vs_16"]["mean_b"]
     assert all(claims.values()), claims
     assert 0 < r["cpu_seconds"]["lesson"] < 400

@@ -63,6 +63,10 @@ class BatchTruth:
         self.n_brands = int(truth.item_brand.max()) + 1
         self.item_group = truth.item_category * self.n_brands + truth.item_brand
         self.loyalty = p.brand_loyalty_boost * truth.brand_loyalty
+        self._brand_items = np.argsort(truth.item_brand, kind="stable")  # items by brand
+        self._brand_start = np.searchsorted(
+            truth.item_brand[self._brand_items], np.arange(self.n_brands + 1)
+        )
         n_cat = truth.tastes.shape[1]
         self.fit = (
             np.log(truth.tastes[:, truth.item_category] * n_cat)
@@ -97,20 +101,24 @@ class BatchTruth:
         users = np.asarray(users, dtype=np.int64)
         b = len(users)
         allowed = (~np.asarray(seen, dtype=bool)).astype(np.float64)
-        total = np.zeros((b, self.n_items))
         weight_sum = np.zeros(b)
         none = self.n_items  # the all-zero row of mission_base
 
+        # Each intent is normalised over the unseen items; one with no mass drops out. The
+        # arithmetic is the plain formula's, operation for operation (so results are the
+        # same to the bit); only terms that are exactly zero are skipped.
+        def coefficients(weight: float, mass: np.ndarray) -> np.ndarray:
+            positive = mass > 0
+            weight_sum[:] += np.where(positive, weight, 0.0)
+            return np.divide(weight, mass, out=np.zeros(b), where=positive)
+
         def add(weight: float, scores: np.ndarray) -> None:
-            # each intent is normalised over the unseen items; one with no mass drops out
-            mass = np.einsum("ij,ij->i", scores, allowed)
-            coef = np.divide(weight, mass, out=np.zeros(b), where=mass > 0)
-            scores *= coef[:, None]
+            scores *= coefficients(weight, np.einsum("ij,ij->i", scores, allowed))[:, None]
             total[:] += scores
-            weight_sum[:] += np.where(mass > 0, weight, 0.0)
 
         w_taste, w_mission, w_comp, w_friends = self.weights
-        add(w_taste, self.taste[users])
+        total = self.taste[users]  # the first intent: 0 + scores is scores
+        total *= coefficients(w_taste, np.einsum("ij,ij->i", total, allowed))[:, None]
 
         mission = np.asarray(mission, dtype=np.int64)
         if (mission >= 0).any():
@@ -121,37 +129,64 @@ class BatchTruth:
 
         recent = np.asarray(recent, dtype=np.int64)
         if (recent[:, 0] >= 0).any():
-            n_cat = self.truth.complement_matrix.shape[0]
-            plain = np.zeros((b, n_cat))  # weight of each complement category
-            branded = np.zeros((b, n_cat, self.n_brands))  # ... on the recent item's brand
-            rows = np.arange(b)
-            for slot, weight in enumerate(self.recency[: recent.shape[1]]):
-                j = recent[:, slot]
-                w = np.where(j >= 0, weight, 0.0)[:, None]
-                jj = np.maximum(j, 0)
-                part = w * self.truth.complement_matrix[self.truth.item_category[jj]]
-                plain += part
-                branded[rows, :, self.truth.item_brand[jj]] += part
-            scores = plain[:, self.truth.item_category]
-            scores += self.loyalty[users][:, None] * branded.reshape(b, -1)[:, self.item_group]
-            scores *= self.truth.popularity[None, :]
-            add(w_comp, scores)
+            add(w_comp, self._complement_scores(users, recent))
 
         if friend_counts is not None and any(friend_counts):
-            friends = np.zeros((b, self.n_items))
-            for row, counts in enumerate(friend_counts):
-                if counts:
-                    items = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-                    friends[row, items] = np.fromiter(
-                        counts.values(), dtype=np.float64, count=len(counts)
-                    )
-            add(w_friends, friends)
+            # friends' purchase counts are whole numbers, so their sums are exact in any order
+            rows = np.repeat(np.arange(b), [len(c) if c else 0 for c in friend_counts])
+            items = np.fromiter(
+                (i for c in friend_counts if c for i in c), dtype=np.int64, count=len(rows)
+            )
+            counts = np.fromiter(
+                (x for c in friend_counts if c for x in c.values()),
+                dtype=np.float64,
+                count=len(rows),
+            )
+            mass = np.bincount(rows, weights=counts * allowed[rows, items], minlength=b)
+            coef = coefficients(w_friends, mass)
+            total[rows, items] += counts * coef[rows]
 
         total *= allowed
         if (weight_sum == 0).any():
             row = int(np.flatnonzero(weight_sum == 0)[0])
             raise ValueError(f"user {users[row]} has no item left to view")
-        return total / weight_sum[:, None]
+        total /= weight_sum[:, None]
+        return total
+
+    def _complement_scores(self, users: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        """(b, n_items) complement scores after the recent views (before normalising)."""
+        b = len(users)
+        truth = self.truth
+        n_cat = truth.complement_matrix.shape[0]
+        plain = np.zeros((b, n_cat))  # weight of each complement category
+        branded = np.zeros((b, n_cat, self.n_brands))  # ... on the recent item's brand
+        rows = np.arange(b)
+        for slot, weight in enumerate(self.recency[: recent.shape[1]]):
+            j = recent[:, slot]
+            w = np.where(j >= 0, weight, 0.0)[:, None]
+            jj = np.maximum(j, 0)
+            part = w * truth.complement_matrix[truth.item_category[jj]]
+            plain += part
+            branded[rows, :, truth.item_brand[jj]] += part
+        # column-major, as the plain formula's gather makes it: einsum's sums follow the layout
+        scores = np.asfortranarray(plain[:, truth.item_category])
+        # the brand term is zero except on the items of a recent view's brand: add it there
+        valid = recent[:, : len(self.recency)] >= 0
+        keys = np.unique(
+            (rows[:, None] * self.n_brands + truth.item_brand[np.maximum(recent, 0)])[
+                :, : len(self.recency)
+            ][valid]
+        )
+        pair_row, pair_brand = np.divmod(keys, self.n_brands)
+        sizes = self._brand_start[pair_brand + 1] - self._brand_start[pair_brand]
+        flat_row = np.repeat(pair_row, sizes)
+        offsets = np.arange(len(flat_row)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        flat_item = self._brand_items[np.repeat(self._brand_start[pair_brand], sizes) + offsets]
+        brand_term = branded.reshape(-1)[flat_row * branded[0].size + self.item_group[flat_item]]
+        transposed = scores.T  # a C-ordered view of the column-major scores
+        transposed.reshape(-1)[flat_item * b + flat_row] += self.loyalty[users][flat_row] * brand_term
+        scores *= truth.popularity[None, :]
+        return scores
 
     def funnel(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
         """(p_click, p_cart, p_buy) of viewing `items` (any shape, rows matching `users`)."""

@@ -394,7 +394,6 @@ class ShopEnvironment:
         self, idx, s_user, s_start, s_len, policies, assignment, rng, seen, hist,
         friend_counts, out, probs_out, record, midnight_lengths,
     ) -> None:  # fmt: skip
-        purchases = friend_counts.purchases
         users = s_user[idx]
         lengths = s_len[idx]
         times = self.start_time + s_start[idx].astype(np.int64)

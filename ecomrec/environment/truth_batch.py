@@ -184,7 +184,8 @@ class BatchTruth:
         flat_item = self._brand_items[np.repeat(self._brand_start[pair_brand], sizes) + offsets]
         brand_term = branded.reshape(-1)[flat_row * branded[0].size + self.item_group[flat_item]]
         transposed = scores.T  # a C-ordered view of the column-major scores
-        transposed.reshape(-1)[flat_item * b + flat_row] += self.loyalty[users][flat_row] * brand_term
+        brand_term *= self.loyalty[users][flat_row]
+        transposed.reshape(-1)[flat_item * b + flat_row] += brand_term
         scores *= truth.popularity[None, :]
         return scores
 

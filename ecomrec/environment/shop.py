@@ -404,6 +404,7 @@ class ShopEnvironment:
         carry_row = np.full(len(idx), -1, dtype=np.int64)
         carry_ok = np.zeros(len(idx), dtype=bool)
         carry_counts: list[dict | None] = [None] * len(idx)
+        mission_scores = np.empty((0, self.n_items))  # each session's, from its first view
         for step in range(int(lengths.max())):
             active = lengths > step
             if step > 0:
@@ -426,12 +427,13 @@ class ShopEnvironment:
                 p = carry if same else carry[kept]
             else:
                 uf = u[fresh]
-                new = self.batch.next_item_distribution(
+                new = self.batch._distribution(
                     uf,
                     seen[uf],
                     hist.recent(uf),
                     mission[rows[fresh]],
                     [counts[i] for i in fresh],
+                    None if step == 0 else mission_scores[rows[fresh]],
                 )
                 if len(fresh) == len(rows):
                     p = new
@@ -444,6 +446,7 @@ class ShopEnvironment:
             item = np.minimum((cum <= draw[:, None]).sum(axis=1), self.n_items - 1)
             if step == 0:
                 mission[rows] = item
+                mission_scores = self.batch.mission_scores(users, mission)
             f_click, f_cart, f_buy = self.batch.funnel(u, item)
             funnel_draws = rng.random((len(rows), 3))
             organic_buy = (
@@ -457,7 +460,9 @@ class ShopEnvironment:
             seen[u, item] = True
             # ---- the impression on the viewed item's page
             recent = hist.recent(u)
-            p = self.batch.next_item_distribution(u, seen[u], recent, mission[rows], counts)
+            p = self.batch._distribution(
+                u, seen[u], recent, mission[rows], counts, mission_scores[rows]
+            )
             slates = np.empty((len(rows), self.k), dtype=np.int64)
             arms = assignment[u]
             histories, flags = hist.arrays(u)

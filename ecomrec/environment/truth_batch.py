@@ -98,6 +98,26 @@ class BatchTruth:
         mission: (B,) the session's first item, -1 at a session start; friend_counts: B
         dicts item -> friends' purchases in the window (or None for none).
         """
+        return self._distribution(users, seen, recent, mission, friend_counts)
+
+    def mission_scores(self, users: np.ndarray, mission: np.ndarray) -> np.ndarray:
+        """(B, n_items) the mission intent's scores before normalising (missions >= 0)."""
+        scores = self.mission_base[mission]
+        scores *= self.brand_weight[users]
+        return scores
+
+    def _distribution(
+        self,
+        users: np.ndarray,
+        seen: np.ndarray,
+        recent: np.ndarray,
+        mission: np.ndarray,
+        friend_counts: Sequence[dict[int, float]] | None = None,
+        mission_scores: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`next_item_distribution`, optionally given the rows' :meth:`mission_scores`
+        (computed once per session: they depend only on the user and the mission) as a
+        fresh array, which it overwrites."""
         users = np.asarray(users, dtype=np.int64)
         b = len(users)
         allowed = (~np.asarray(seen, dtype=bool)).astype(np.float64)
@@ -121,11 +141,10 @@ class BatchTruth:
         total *= coefficients(w_taste, np.einsum("ij,ij->i", total, allowed))[:, None]
 
         mission = np.asarray(mission, dtype=np.int64)
-        if (mission >= 0).any():
-            m = np.where(mission >= 0, mission, none)
-            scores = self.mission_base[m]
-            scores *= self.brand_weight[users]
-            add(w_mission, scores)
+        if mission_scores is not None:
+            add(w_mission, mission_scores)  # a fresh copy from the caller, overwritten here
+        elif (mission >= 0).any():
+            add(w_mission, self.mission_scores(users, np.where(mission >= 0, mission, none)))
 
         recent = np.asarray(recent, dtype=np.int64)
         if (recent[:, 0] >= 0).any():

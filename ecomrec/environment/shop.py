@@ -213,6 +213,7 @@ class ShopEnvironment:
         self._seen = np.zeros((self.n_users, self.n_items), dtype=bool)
         self._seen[users, items] = True
         self._purchases = PurchaseLog.from_events(data.events, self.n_users)
+        self._run_histories = _Histories(self._histories, self._starts)  # each run copies it
         n_sessions = np.array([sum(s) for s in self._starts], dtype=np.float64)
         self.session_rate = n_sessions / (self.start_time / DAY)  # sessions per day
 
@@ -324,10 +325,10 @@ class ShopEnvironment:
         s_user, s_start, s_len = s_user[keep], s_start[keep], s_len[keep]
 
         seen = self._seen.copy()
-        hist = _Histories(self._histories, self._starts)
-        purchases = PurchaseLog(self.n_users)
-        purchases.times = [list(t) for t in self._purchases.times]
-        purchases.items = [list(i) for i in self._purchases.items]
+        hist = self._run_histories.copy()
+        purchases = PurchaseLog(0)  # the shipped purchases; _FriendCounts copies on write
+        purchases.times = list(self._purchases.times)
+        purchases.items = list(self._purchases.items)
 
         out: dict[str, list] = {name: [] for name in _COLUMNS}
         probs_out: list[np.ndarray] = []
@@ -543,6 +544,12 @@ class _Histories:
             self.items[user, : len(h)] = h
             self.starts[user, : len(f)] = f
 
+    def copy(self) -> _Histories:
+        other = object.__new__(_Histories)
+        other.lengths, other.items = self.lengths.copy(), self.items.copy()
+        other.starts = self.starts.copy()
+        return other
+
     def append(self, users: np.ndarray, items: np.ndarray, start: bool) -> None:
         """One more view for each of `users` (distinct)."""
         if not len(users):
@@ -582,8 +589,13 @@ class _FriendCounts:
         self.friends = [f.tolist() for f in friends]
         self.window = window
         self.cache: dict[int, tuple[int, float, dict[int, float]]] = {}
+        self.owned: set[int] = set()  # users whose purchase lists belong to this run
 
     def add(self, user: int, time: int, item: int) -> None:
+        if user not in self.owned:  # the lists start as the world's own: copy before writing
+            self.purchases.times[user] = list(self.purchases.times[user])
+            self.purchases.items[user] = list(self.purchases.items[user])
+            self.owned.add(user)
         self.purchases.add(user, time, item)
         for friend in self.friends[user]:
             self.cache.pop(friend, None)

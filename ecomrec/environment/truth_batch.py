@@ -11,6 +11,7 @@ batch of states in one pass. It is the same formula, not an approximation:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -152,14 +153,11 @@ class BatchTruth:
 
         if friend_counts is not None and any(friend_counts):
             # friends' purchase counts are whole numbers, so their sums are exact in any order
-            rows = np.repeat(np.arange(b), [len(c) if c else 0 for c in friend_counts])
-            items = np.fromiter(
-                (i for c in friend_counts if c for i in c), dtype=np.int64, count=len(rows)
-            )
+            given = [c if c else {} for c in friend_counts]
+            rows = np.repeat(np.arange(b), [len(c) for c in given])
+            items = np.fromiter(chain.from_iterable(given), dtype=np.int64, count=len(rows))
             counts = np.fromiter(
-                (x for c in friend_counts if c for x in c.values()),
-                dtype=np.float64,
-                count=len(rows),
+                chain.from_iterable(c.values() for c in given), dtype=np.float64, count=len(rows)
             )
             mass = np.bincount(rows, weights=counts * allowed[rows, items], minlength=b)
             coef = coefficients(w_friends, mass)
@@ -187,8 +185,9 @@ class BatchTruth:
             part = w * truth.complement_matrix[truth.item_category[jj]]
             plain += part
             branded[rows, :, truth.item_brand[jj]] += part
-        # column-major, as the plain formula's gather makes it: einsum's sums follow the layout
-        scores = np.asfortranarray(plain[:, truth.item_category])
+        # column-major, as the plain formula's gather makes it (einsum's sums follow the
+        # layout): built as its transpose, (n_items, b) row-major, where gathers are fast
+        transposed = np.ascontiguousarray(plain.T)[truth.item_category]
         # the brand term is zero except on the items of a recent view's brand: add it there
         valid = recent[:, : len(self.recency)] >= 0
         keys = np.unique(
@@ -202,11 +201,10 @@ class BatchTruth:
         offsets = np.arange(len(flat_row)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         flat_item = self._brand_items[np.repeat(self._brand_start[pair_brand], sizes) + offsets]
         brand_term = branded.reshape(-1)[flat_row * branded[0].size + self.item_group[flat_item]]
-        transposed = scores.T  # a C-ordered view of the column-major scores
         brand_term *= self.loyalty[users][flat_row]
         transposed.reshape(-1)[flat_item * b + flat_row] += brand_term
-        scores *= truth.popularity[None, :]
-        return scores
+        transposed *= truth.popularity[:, None]
+        return transposed.T
 
     def funnel(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
         """(p_click, p_cart, p_buy) of viewing `items` (any shape, rows matching `users`)."""

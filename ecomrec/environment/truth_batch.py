@@ -171,36 +171,39 @@ class BatchTruth:
         return total
 
     def _complement_scores(self, users: np.ndarray, recent: np.ndarray) -> np.ndarray:
-        """(b, n_items) complement scores after the recent views (before normalising)."""
+        """(b, n_items) complement scores after the recent views (before normalising).
+
+        The score of item i is ``popularity_i * (plain[cat_i] + loyalty * branded_i)``:
+        ``plain`` sums each recent view's weighted complement row, ``branded_i`` the rows
+        of the recent views of item i's brand, in recency order as the plain formula adds
+        them. ``branded_i`` is zero except on the recent brands' items, so it is added there.
+        """
         b = len(users)
         truth = self.truth
-        n_cat = truth.complement_matrix.shape[0]
-        plain = np.zeros((b, n_cat))  # weight of each complement category
-        branded = np.zeros((b, n_cat, self.n_brands))  # ... on the recent item's brand
-        rows = np.arange(b)
-        for slot, weight in enumerate(self.recency[: recent.shape[1]]):
-            j = recent[:, slot]
-            w = np.where(j >= 0, weight, 0.0)[:, None]
-            jj = np.maximum(j, 0)
-            part = w * truth.complement_matrix[truth.item_category[jj]]
-            plain += part
-            branded[rows, :, truth.item_brand[jj]] += part
+        k = min(len(self.recency), recent.shape[1])
+        j = recent[:, :k]
+        jj = np.maximum(j, 0)
+        weights = np.where(j >= 0, np.asarray(self.recency[:k], dtype=np.float64), 0.0)
+        parts = weights[:, :, None] * truth.complement_matrix[truth.item_category[jj]]
+        plain = np.zeros((b, truth.complement_matrix.shape[0]))
+        for slot in range(k):
+            plain += parts[:, slot]
         # column-major, as the plain formula's gather makes it (einsum's sums follow the
         # layout): built as its transpose, (n_items, b) row-major, where gathers are fast
         transposed = np.ascontiguousarray(plain.T)[truth.item_category]
-        # the brand term is zero except on the items of a recent view's brand: add it there
-        valid = recent[:, : len(self.recency)] >= 0
-        keys = np.unique(
-            (rows[:, None] * self.n_brands + truth.item_brand[np.maximum(recent, 0)])[
-                :, : len(self.recency)
-            ][valid]
-        )
+        brands = truth.item_brand[jj]  # (b, k); a view with no item weighs 0 and adds 0
+        keys = np.unique(np.arange(b)[:, None] * self.n_brands + brands)
         pair_row, pair_brand = np.divmod(keys, self.n_brands)
         sizes = self._brand_start[pair_brand + 1] - self._brand_start[pair_brand]
         flat_row = np.repeat(pair_row, sizes)
+        flat_brand = np.repeat(pair_brand, sizes)
         offsets = np.arange(len(flat_row)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         flat_item = self._brand_items[np.repeat(self._brand_start[pair_brand], sizes) + offsets]
-        brand_term = branded.reshape(-1)[flat_row * branded[0].size + self.item_group[flat_item]]
+        flat_cat = truth.item_category[flat_item]
+        brand_term = np.zeros(len(flat_row))
+        for slot in range(k):
+            same = brands[flat_row, slot] == flat_brand
+            brand_term += np.where(same, parts[flat_row, slot, flat_cat], 0.0)
         brand_term *= self.loyalty[users][flat_row]
         transposed.reshape(-1)[flat_item * b + flat_row] += brand_term
         transposed *= truth.popularity[:, None]

@@ -473,7 +473,7 @@ class ShopEnvironment:
                 if not len(mine):
                     continue
                 obs = Observation(
-                    context=ScoringContext(
+                    context=_checked_context(
                         u[mine],
                         [histories[i] for i in mine],
                         [flags[i] for i in mine],
@@ -530,6 +530,19 @@ class ShopEnvironment:
             out["organic_item"].append(item)
             out["organic_purchase"].append(organic_buy)
             out["organic_revenue"].append(np.where(organic_buy, self.prices[item], 0.0))
+
+
+def _checked_context(
+    users: np.ndarray, histories: list[np.ndarray], flags: list[np.ndarray], targets: np.ndarray
+) -> ScoringContext:
+    """The ScoringContext of arrays already in its checked form (1-d int64 users and
+    histories, bool flags of matching lengths), without checking each row again."""
+    context = object.__new__(ScoringContext)
+    object.__setattr__(context, "users", users)
+    object.__setattr__(context, "histories", histories)
+    object.__setattr__(context, "history_starts", flags)
+    object.__setattr__(context, "target_starts", targets)
+    return context
 
 
 class _Histories:

@@ -192,8 +192,11 @@ class BatchTruth:
         # layout): built as its transpose, (n_items, b) row-major, where gathers are fast
         transposed = np.ascontiguousarray(plain.T)[truth.item_category]
         brands = truth.item_brand[jj]  # (b, k); a view with no item weighs 0 and adds 0
-        keys = np.unique(np.arange(b)[:, None] * self.n_brands + brands)
-        pair_row, pair_brand = np.divmod(keys, self.n_brands)
+        first = np.ones(brands.shape, dtype=bool)  # each row's brands once (first mention)
+        for slot in range(1, k):
+            first[:, slot] = (brands[:, slot, None] != brands[:, :slot]).all(axis=1)
+        pair_row = np.nonzero(first)[0]
+        pair_brand = brands[first]
         sizes = self._brand_start[pair_brand + 1] - self._brand_start[pair_brand]
         flat_row = np.repeat(pair_row, sizes)
         flat_brand = np.repeat(pair_brand, sizes)
@@ -201,9 +204,12 @@ class BatchTruth:
         flat_item = self._brand_items[np.repeat(self._brand_start[pair_brand], sizes) + offsets]
         flat_cat = truth.item_category[flat_item]
         brand_term = np.zeros(len(flat_row))
+        row_brands = brands[flat_row]
+        n_cat = parts.shape[2]
+        at = flat_row * (k * n_cat) + flat_cat  # parts[flat_row, 0, flat_cat], flattened
         for slot in range(k):
-            same = brands[flat_row, slot] == flat_brand
-            brand_term += np.where(same, parts[flat_row, slot, flat_cat], 0.0)
+            same = row_brands[:, slot] == flat_brand
+            brand_term += np.where(same, parts.reshape(-1)[at + slot * n_cat], 0.0)
         brand_term *= self.loyalty[users][flat_row]
         transposed.reshape(-1)[flat_item * b + flat_row] += brand_term
         transposed *= truth.popularity[:, None]

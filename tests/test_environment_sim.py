@@ -201,3 +201,33 @@ def test_unfitted_model_and_daily_refresh(env, data):
     # the same impressions; the nightly model knows less of each history
     assert len(lengths["realtime"]) == len(lengths["daily"])
     assert sum(lengths["daily"]) < sum(lengths["realtime"])
+
+
+def test_friend_counts_kept_until_they_change_match_the_purchase_log(env):
+    # the run's cache of friends' purchases answers exactly as PurchaseLog.friends_bought,
+    # while time moves on and friends keep buying
+    from ecomrec.datasets.social import PurchaseLog
+    from ecomrec.environment.shop import _FriendCounts
+
+    log = PurchaseLog(env.n_users)
+    log.times = list(env._purchases.times)
+    log.items = list(env._purchases.items)
+    counts = _FriendCounts(log, env.friends, env.window)
+    reference = PurchaseLog(env.n_users)
+    reference.times = [list(t) for t in env._purchases.times]
+    reference.items = [list(i) for i in env._purchases.items]
+    rng = np.random.default_rng(0)
+    users = rng.choice(env.n_users, size=200, replace=False)
+    time = env.start_time
+    for _ in range(60):
+        time += int(rng.integers(600, 6 * 3600))
+        got = counts(users, np.full(len(users), time))
+        want = [reference.friends_bought(env.friends[u], time, env.window) for u in users]
+        assert got == want
+        for buyer in rng.choice(env.n_users, size=20, replace=False):
+            when, item = time + int(rng.integers(0, 7200)), int(rng.integers(env.n_items))
+            if not reference.times[buyer] or reference.times[buyer][-1] <= when:
+                counts.add(int(buyer), when, item)
+                reference.add(int(buyer), when, item)
+    # the world's own purchase lists were copied before the run wrote to them
+    assert env._purchases.times == PurchaseLog.from_events(env.data.events, env.n_users).times

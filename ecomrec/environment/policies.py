@@ -61,12 +61,14 @@ class Policy(ABC):
 
 def top_k_unseen(scores: np.ndarray, seen: list[np.ndarray], k: int) -> np.ndarray:
     """The k highest-scoring items of each row after removing that row's `seen` items."""
-    scores = np.array(scores, dtype=np.float64, copy=True)
-    for row, items in enumerate(seen):
-        if len(items):
-            scores[row, items] = -np.inf
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    negated = np.negative(np.asarray(scores, dtype=np.float64))  # a new array, best lowest
+    lengths = [len(items) for items in seen]
+    if sum(lengths):
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        columns = np.concatenate([np.asarray(items) for items in seen if len(items)])
+        negated[rows, columns] = np.inf
+    top = np.argpartition(negated, k - 1, axis=1)[:, :k]
+    order = np.argsort(np.take_along_axis(negated, top, axis=1), axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1)
 
 

@@ -42,6 +42,7 @@ Example::
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -212,6 +213,7 @@ class ShopEnvironment:
         self._seen = np.zeros((self.n_users, self.n_items), dtype=bool)
         self._seen[users, items] = True
         self._purchases = PurchaseLog.from_events(data.events, self.n_users)
+        self._run_histories = _Histories(self._histories, self._starts)  # each run copies it
         n_sessions = np.array([sum(s) for s in self._starts], dtype=np.float64)
         self.session_rate = n_sessions / (self.start_time / DAY)  # sessions per day
 
@@ -323,11 +325,10 @@ class ShopEnvironment:
         s_user, s_start, s_len = s_user[keep], s_start[keep], s_len[keep]
 
         seen = self._seen.copy()
-        hist = [list(h) for h in self._histories]
-        hist_starts = [list(s) for s in self._starts]
-        purchases = PurchaseLog(self.n_users)
-        purchases.times = [list(t) for t in self._purchases.times]
-        purchases.items = [list(i) for i in self._purchases.items]
+        hist = self._run_histories.copy()
+        purchases = PurchaseLog(0)  # the shipped purchases; _FriendCounts copies on write
+        purchases.times = list(self._purchases.times)
+        purchases.items = list(self._purchases.items)
 
         out: dict[str, list] = {name: [] for name in _COLUMNS}
         probs_out: list[np.ndarray] = []
@@ -342,16 +343,17 @@ class ShopEnvironment:
             prev_user, prev_day = s_user[i], day_of[i]
         wave_key = np.empty(len(order), dtype=np.int64)
         wave_key[order] = day_of[order] * 100 + rank
-        midnight_lengths = np.array([len(h) for h in hist], dtype=np.int64)
+        midnight_lengths = hist.lengths.copy()
+        friend_counts = _FriendCounts(purchases, self.friends, self.window)
         today = 0
         for key in np.unique(wave_key):
             if key // 100 != today:  # a new day: what the nightly job knows moves on
                 today = key // 100
-                midnight_lengths = np.array([len(h) for h in hist], dtype=np.int64)
+                midnight_lengths = hist.lengths.copy()
             idx = np.flatnonzero(wave_key == key)
             self._run_wave(
                 idx, s_user, s_start, s_len, policies, assignment, rng, seen, hist,
-                hist_starts, purchases, out, probs_out, record_probabilities, midnight_lengths,
+                friend_counts, out, probs_out, record_probabilities, midnight_lengths,
             )  # fmt: skip
         columns = {}
         for name, dtype in _COLUMNS.items():
@@ -390,17 +392,20 @@ class ShopEnvironment:
         return recent
 
     def _run_wave(
-        self, idx, s_user, s_start, s_len, policies, assignment, rng, seen, hist, hist_starts,
-        purchases, out, probs_out, record, midnight_lengths,
+        self, idx, s_user, s_start, s_len, policies, assignment, rng, seen, hist,
+        friend_counts, out, probs_out, record, midnight_lengths,
     ) -> None:  # fmt: skip
         users = s_user[idx]
         lengths = s_len[idx]
         times = self.start_time + s_start[idx].astype(np.int64)
         sessions = idx
         mission = np.full(len(idx), -1, dtype=np.int64)
-        carry = np.empty((len(idx), self.n_items))  # each session's last impression state
+        # each session's last impression state: row carry_row[i] of carry
+        carry = np.empty((0, self.n_items))
+        carry_row = np.full(len(idx), -1, dtype=np.int64)
         carry_ok = np.zeros(len(idx), dtype=bool)
         carry_counts: list[dict | None] = [None] * len(idx)
+        mission_scores = np.empty((0, self.n_items))  # each session's, from its first view
         for step in range(int(lengths.max())):
             active = lengths > step
             if step > 0:
@@ -409,34 +414,40 @@ class ShopEnvironment:
             rows = np.flatnonzero(active)
             u = users[rows]
             t = times[rows]
-            counts = [
-                purchases.friends_bought(self.friends[x], int(tt), self.window)
-                for x, tt in zip(u, t, strict=True)
-            ]
+            counts = friend_counts(u, t)
             # ---- the organic view, as in the simulator. Where nothing changed since the
             # last impression (no click, the same friends' purchases) its distribution holds.
             reuse = np.array(
                 [carry_ok[r] and carry_counts[r] == c for r, c in zip(rows, counts, strict=True)],
                 dtype=bool,
             )
-            p = np.empty((len(rows), self.n_items))
-            if reuse.any():
-                p[reuse] = carry[rows[reuse]]
             fresh = np.flatnonzero(~reuse)
-            if len(fresh):
+            if not len(fresh):
+                kept = carry_row[rows]
+                same = len(kept) == len(carry) and (kept == np.arange(len(kept))).all()
+                p = carry if same else carry[kept]
+            else:
                 uf = u[fresh]
-                p[fresh] = self.batch.next_item_distribution(
+                new = self.batch._distribution(
                     uf,
                     seen[uf],
-                    self._recent(uf, hist),
+                    hist.recent(uf),
                     mission[rows[fresh]],
                     [counts[i] for i in fresh],
+                    None if step == 0 else mission_scores[rows[fresh]],
                 )
+                if len(fresh) == len(rows):
+                    p = new
+                else:
+                    p = np.empty((len(rows), self.n_items))
+                    p[reuse] = carry[carry_row[rows[reuse]]]
+                    p[fresh] = new
             cum = np.cumsum(p, axis=1)
             draw = rng.random(len(rows)) * cum[:, -1]
             item = np.minimum((cum <= draw[:, None]).sum(axis=1), self.n_items - 1)
             if step == 0:
                 mission[rows] = item
+                mission_scores = self.batch.mission_scores(users, mission)
             f_click, f_cart, f_buy = self.batch.funnel(u, item)
             funnel_draws = rng.random((len(rows), 3))
             organic_buy = (
@@ -444,26 +455,25 @@ class ShopEnvironment:
                 & (funnel_draws[:, 1] < f_cart)
                 & (funnel_draws[:, 2] < f_buy)
             )
-            for row, x in enumerate(u):
-                hist[x].append(int(item[row]))
-                hist_starts[x].append(step == 0)
-                if organic_buy[row]:
-                    purchases.add(int(x), int(t[row]) + 30, int(item[row]))
+            hist.append(u, item, step == 0)
+            for row in np.flatnonzero(organic_buy):
+                friend_counts.add(int(u[row]), int(t[row]) + 30, int(item[row]))
             seen[u, item] = True
             # ---- the impression on the viewed item's page
-            recent = self._recent(u, hist)
-            p = self.batch.next_item_distribution(u, seen[u], recent, mission[rows], counts)
+            recent = hist.recent(u)
+            p = self.batch._distribution(
+                u, seen[u], recent, mission[rows], counts, mission_scores[rows]
+            )
             slates = np.empty((len(rows), self.k), dtype=np.int64)
             arms = assignment[u]
-            histories = [np.asarray(hist[x], dtype=np.int64) for x in u]
-            flags = [np.asarray(hist_starts[x], dtype=bool) for x in u]
+            histories, flags = hist.arrays(u)
             cut = midnight_lengths[u]
             for arm, policy in enumerate(policies):
                 mine = np.flatnonzero(arms == arm)
                 if not len(mine):
                     continue
                 obs = Observation(
-                    context=ScoringContext(
+                    context=_checked_context(
                         u[mine],
                         [histories[i] for i in mine],
                         [flags[i] for i in mine],
@@ -490,17 +500,15 @@ class ShopEnvironment:
             buy_draw = rng.random(len(rows))
             p_buy_clicked = np.where(clicked, buy[np.arange(len(rows)), np.maximum(slot, 0)], 0.0)
             rec_buy = clicked & (buy_draw < p_buy_clicked)
-            carry[rows] = p
+            carry = p
+            carry_row[rows] = np.arange(len(rows))
             carry_ok[rows] = ~clicked
             for r, c in zip(rows, counts, strict=True):
                 carry_counts[r] = c
-            for row in np.flatnonzero(clicked):
-                x = int(u[row])
-                hist[x].append(int(clicked_item[row]))
-                hist_starts[x].append(False)
-                seen[x, clicked_item[row]] = True
-                if rec_buy[row]:
-                    purchases.add(x, int(t[row]) + 60, int(clicked_item[row]))
+            hist.append(u[clicked], clicked_item[clicked], False)
+            seen[u[clicked], clicked_item[clicked]] = True
+            for row in np.flatnonzero(rec_buy):
+                friend_counts.add(int(u[row]), int(t[row]) + 60, int(clicked_item[row]))
             if record:
                 probs_out.append(p.astype(np.float32))
             out["user"].append(u)
@@ -522,6 +530,113 @@ class ShopEnvironment:
             out["organic_item"].append(item)
             out["organic_purchase"].append(organic_buy)
             out["organic_revenue"].append(np.where(organic_buy, self.prices[item], 0.0))
+
+
+def _checked_context(
+    users: np.ndarray, histories: list[np.ndarray], flags: list[np.ndarray], targets: np.ndarray
+) -> ScoringContext:
+    """The ScoringContext of arrays already in its checked form (1-d int64 users and
+    histories, bool flags of matching lengths), without checking each row again."""
+    context = object.__new__(ScoringContext)
+    object.__setattr__(context, "users", users)
+    object.__setattr__(context, "histories", histories)
+    object.__setattr__(context, "history_starts", flags)
+    object.__setattr__(context, "target_starts", targets)
+    return context
+
+
+class _Histories:
+    """Every user's views (and session-start flags) during a run, in growing 2-d buffers."""
+
+    def __init__(self, histories: list[list[int]], starts: list[list[bool]]) -> None:
+        self.lengths = np.array([len(h) for h in histories], dtype=np.int64)
+        width = max(16, 2 * int(self.lengths.max(initial=0)))
+        self.items = np.zeros((len(histories), width), dtype=np.int64)
+        self.starts = np.zeros((len(histories), width), dtype=bool)
+        for user, (h, f) in enumerate(zip(histories, starts, strict=True)):
+            self.items[user, : len(h)] = h
+            self.starts[user, : len(f)] = f
+
+    def copy(self) -> _Histories:
+        other = object.__new__(_Histories)
+        other.lengths, other.items = self.lengths.copy(), self.items.copy()
+        other.starts = self.starts.copy()
+        return other
+
+    def append(self, users: np.ndarray, items: np.ndarray, start: bool) -> None:
+        """One more view for each of `users` (distinct)."""
+        if not len(users):
+            return
+        at = self.lengths[users]
+        if at.max() >= self.items.shape[1]:
+            grow = self.items.shape[1]
+            self.items = np.pad(self.items, ((0, 0), (0, grow)))
+            self.starts = np.pad(self.starts, ((0, 0), (0, grow)))
+        self.items[users, at] = items
+        self.starts[users, at] = start
+        self.lengths[users] = at + 1
+
+    def recent(self, users: np.ndarray) -> np.ndarray:
+        """(n, 3) each user's last three views, most recent first, -1 where fewer."""
+        at = self.lengths[users][:, None] - np.arange(1, 4)[None, :]
+        return np.where(at >= 0, self.items[users[:, None], np.maximum(at, 0)], -1)
+
+    def arrays(self, users: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each user's views and flags so far, as fresh arrays."""
+        lengths = self.lengths[users].tolist()
+        items = [self.items[x, :n].copy() for x, n in zip(users.tolist(), lengths, strict=True)]
+        flags = [self.starts[x, :n].copy() for x, n in zip(users.tolist(), lengths, strict=True)]
+        return items, flags
+
+
+class _FriendCounts:
+    """:meth:`PurchaseLog.friends_bought` for many users, each answer kept until it changes.
+
+    A user's counts change when a friend buys (:meth:`add` forgets the friends' answers) or
+    when time moves past the next purchase to enter or leave the window: until then the
+    stored answer is exactly what the log would give.
+    """
+
+    def __init__(self, purchases: PurchaseLog, friends: list[np.ndarray], window: int) -> None:
+        self.purchases = purchases
+        self.friends = [f.tolist() for f in friends]
+        self.window = window
+        self.cache: dict[int, tuple[int, float, dict[int, float]]] = {}
+        self.owned: set[int] = set()  # users whose purchase lists belong to this run
+
+    def add(self, user: int, time: int, item: int) -> None:
+        if user not in self.owned:  # the lists start as the world's own: copy before writing
+            self.purchases.times[user] = list(self.purchases.times[user])
+            self.purchases.items[user] = list(self.purchases.items[user])
+            self.owned.add(user)
+        self.purchases.add(user, time, item)
+        for friend in self.friends[user]:
+            self.cache.pop(friend, None)
+
+    def __call__(self, users: np.ndarray, times: np.ndarray) -> list[dict[int, float]]:
+        out = []
+        cache, window = self.cache, self.window
+        all_times, all_items = self.purchases.times, self.purchases.items
+        for user, time in zip(users.tolist(), times.tolist(), strict=True):
+            hit = cache.get(user)
+            if hit is not None and hit[0] <= time <= hit[1]:
+                out.append(hit[2])
+                continue
+            counts: dict[int, float] = {}
+            limit = float("inf")
+            for friend in self.friends[user]:
+                bought = all_times[friend]
+                end = bisect_left(bought, time)
+                begin = bisect_left(bought, time - window, 0, end)
+                if end < len(bought):
+                    limit = min(limit, bought[end])
+                if begin < end:
+                    limit = min(limit, bought[begin] + window)
+                for item in all_items[friend][begin:end]:
+                    counts[item] = counts.get(item, 0.0) + 1.0
+            cache[user] = (time, limit, counts)
+            out.append(counts)
+        return out
 
 
 _COLUMNS = {

@@ -11,6 +11,7 @@ batch of states in one pass. It is the same formula, not an approximation:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -63,6 +64,10 @@ class BatchTruth:
         self.n_brands = int(truth.item_brand.max()) + 1
         self.item_group = truth.item_category * self.n_brands + truth.item_brand
         self.loyalty = p.brand_loyalty_boost * truth.brand_loyalty
+        self._brand_items = np.argsort(truth.item_brand, kind="stable")  # items by brand
+        self._brand_start = np.searchsorted(
+            truth.item_brand[self._brand_items], np.arange(self.n_brands + 1)
+        )
         n_cat = truth.tastes.shape[1]
         self.fit = (
             np.log(truth.tastes[:, truth.item_category] * n_cat)
@@ -94,64 +99,121 @@ class BatchTruth:
         mission: (B,) the session's first item, -1 at a session start; friend_counts: B
         dicts item -> friends' purchases in the window (or None for none).
         """
+        return self._distribution(users, seen, recent, mission, friend_counts)
+
+    def mission_scores(self, users: np.ndarray, mission: np.ndarray) -> np.ndarray:
+        """(B, n_items) the mission intent's scores before normalising (missions >= 0)."""
+        scores = self.mission_base[mission]
+        scores *= self.brand_weight[users]
+        return scores
+
+    def _distribution(
+        self,
+        users: np.ndarray,
+        seen: np.ndarray,
+        recent: np.ndarray,
+        mission: np.ndarray,
+        friend_counts: Sequence[dict[int, float]] | None = None,
+        mission_scores: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """:meth:`next_item_distribution`, optionally given the rows' :meth:`mission_scores`
+        (computed once per session: they depend only on the user and the mission) as a
+        fresh array, which it overwrites."""
         users = np.asarray(users, dtype=np.int64)
         b = len(users)
         allowed = (~np.asarray(seen, dtype=bool)).astype(np.float64)
-        total = np.zeros((b, self.n_items))
         weight_sum = np.zeros(b)
         none = self.n_items  # the all-zero row of mission_base
 
+        # Each intent is normalised over the unseen items; one with no mass drops out. The
+        # arithmetic is the plain formula's, operation for operation (so results are the
+        # same to the bit); only terms that are exactly zero are skipped.
+        def coefficients(weight: float, mass: np.ndarray) -> np.ndarray:
+            positive = mass > 0
+            weight_sum[:] += np.where(positive, weight, 0.0)
+            return np.divide(weight, mass, out=np.zeros(b), where=positive)
+
         def add(weight: float, scores: np.ndarray) -> None:
-            # each intent is normalised over the unseen items; one with no mass drops out
-            mass = np.einsum("ij,ij->i", scores, allowed)
-            coef = np.divide(weight, mass, out=np.zeros(b), where=mass > 0)
-            scores *= coef[:, None]
+            scores *= coefficients(weight, np.einsum("ij,ij->i", scores, allowed))[:, None]
             total[:] += scores
-            weight_sum[:] += np.where(mass > 0, weight, 0.0)
 
         w_taste, w_mission, w_comp, w_friends = self.weights
-        add(w_taste, self.taste[users])
+        total = self.taste[users]  # the first intent: 0 + scores is scores
+        total *= coefficients(w_taste, np.einsum("ij,ij->i", total, allowed))[:, None]
 
         mission = np.asarray(mission, dtype=np.int64)
-        if (mission >= 0).any():
-            m = np.where(mission >= 0, mission, none)
-            scores = self.mission_base[m]
-            scores *= self.brand_weight[users]
-            add(w_mission, scores)
+        if mission_scores is not None:
+            add(w_mission, mission_scores)  # a fresh copy from the caller, overwritten here
+        elif (mission >= 0).any():
+            add(w_mission, self.mission_scores(users, np.where(mission >= 0, mission, none)))
 
         recent = np.asarray(recent, dtype=np.int64)
         if (recent[:, 0] >= 0).any():
-            n_cat = self.truth.complement_matrix.shape[0]
-            plain = np.zeros((b, n_cat))  # weight of each complement category
-            branded = np.zeros((b, n_cat, self.n_brands))  # ... on the recent item's brand
-            rows = np.arange(b)
-            for slot, weight in enumerate(self.recency[: recent.shape[1]]):
-                j = recent[:, slot]
-                w = np.where(j >= 0, weight, 0.0)[:, None]
-                jj = np.maximum(j, 0)
-                part = w * self.truth.complement_matrix[self.truth.item_category[jj]]
-                plain += part
-                branded[rows, :, self.truth.item_brand[jj]] += part
-            scores = plain[:, self.truth.item_category]
-            scores += self.loyalty[users][:, None] * branded.reshape(b, -1)[:, self.item_group]
-            scores *= self.truth.popularity[None, :]
-            add(w_comp, scores)
+            add(w_comp, self._complement_scores(users, recent))
 
         if friend_counts is not None and any(friend_counts):
-            friends = np.zeros((b, self.n_items))
-            for row, counts in enumerate(friend_counts):
-                if counts:
-                    items = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-                    friends[row, items] = np.fromiter(
-                        counts.values(), dtype=np.float64, count=len(counts)
-                    )
-            add(w_friends, friends)
+            # friends' purchase counts are whole numbers, so their sums are exact in any order
+            given = [c if c else {} for c in friend_counts]
+            rows = np.repeat(np.arange(b), [len(c) for c in given])
+            items = np.fromiter(chain.from_iterable(given), dtype=np.int64, count=len(rows))
+            counts = np.fromiter(
+                chain.from_iterable(c.values() for c in given), dtype=np.float64, count=len(rows)
+            )
+            mass = np.bincount(rows, weights=counts * allowed[rows, items], minlength=b)
+            coef = coefficients(w_friends, mass)
+            total[rows, items] += counts * coef[rows]
 
         total *= allowed
         if (weight_sum == 0).any():
             row = int(np.flatnonzero(weight_sum == 0)[0])
             raise ValueError(f"user {users[row]} has no item left to view")
-        return total / weight_sum[:, None]
+        total /= weight_sum[:, None]
+        return total
+
+    def _complement_scores(self, users: np.ndarray, recent: np.ndarray) -> np.ndarray:
+        """(b, n_items) complement scores after the recent views (before normalising).
+
+        The score of item i is ``popularity_i * (plain[cat_i] + loyalty * branded_i)``:
+        ``plain`` sums each recent view's weighted complement row, ``branded_i`` the rows
+        of the recent views of item i's brand, in recency order as the plain formula adds
+        them. ``branded_i`` is zero except on the recent brands' items, so it is added there.
+        """
+        b = len(users)
+        truth = self.truth
+        k = min(len(self.recency), recent.shape[1])
+        j = recent[:, :k]
+        jj = np.maximum(j, 0)
+        weights = np.where(j >= 0, np.asarray(self.recency[:k], dtype=np.float64), 0.0)
+        parts = weights[:, :, None] * truth.complement_matrix[truth.item_category[jj]]
+        plain = np.zeros((b, truth.complement_matrix.shape[0]))
+        for slot in range(k):
+            plain += parts[:, slot]
+        # column-major, as the plain formula's gather makes it (einsum's sums follow the
+        # layout): built as its transpose, (n_items, b) row-major, where gathers are fast
+        transposed = np.ascontiguousarray(plain.T)[truth.item_category]
+        brands = truth.item_brand[jj]  # (b, k); a view with no item weighs 0 and adds 0
+        first = np.ones(brands.shape, dtype=bool)  # each row's brands once (first mention)
+        for slot in range(1, k):
+            first[:, slot] = (brands[:, slot, None] != brands[:, :slot]).all(axis=1)
+        pair_row = np.nonzero(first)[0]
+        pair_brand = brands[first]
+        sizes = self._brand_start[pair_brand + 1] - self._brand_start[pair_brand]
+        flat_row = np.repeat(pair_row, sizes)
+        flat_brand = np.repeat(pair_brand, sizes)
+        offsets = np.arange(len(flat_row)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        flat_item = self._brand_items[np.repeat(self._brand_start[pair_brand], sizes) + offsets]
+        flat_cat = truth.item_category[flat_item]
+        brand_term = np.zeros(len(flat_row))
+        row_brands = brands[flat_row]
+        n_cat = parts.shape[2]
+        at = flat_row * (k * n_cat) + flat_cat  # parts[flat_row, 0, flat_cat], flattened
+        for slot in range(k):
+            same = row_brands[:, slot] == flat_brand
+            brand_term += np.where(same, parts.reshape(-1)[at + slot * n_cat], 0.0)
+        brand_term *= self.loyalty[users][flat_row]
+        transposed.reshape(-1)[flat_item * b + flat_row] += brand_term
+        transposed *= truth.popularity[:, None]
+        return transposed.T
 
     def funnel(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, ...]:
         """(p_click, p_cart, p_buy) of viewing `items` (any shape, rows matching `users`)."""

@@ -28,6 +28,7 @@ def test_lesson_is_committed_without_outputs_and_follows_the_template(path):
         assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert "import" in code[0].source, "the first code cell holds the imports"
+    assert "fix_threads(" in code[0].source, "the first code cell fixes the threads (fix_threads)"
     assert "parameters" in code[1].metadata.get("tags", []), "the second code cell is `parameters`"
     assert "record_results(" in code[-1].source, "the last code cell records the headline numbers"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()

@@ -13,6 +13,7 @@ Measured, never asserted: tests do not check speed.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from ecomrec.training import fix_threads
@@ -34,12 +35,8 @@ from ecomrec.experiments import hash_assign  # noqa: E402
 SEED = 2026
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-
+def measure(days: int = 14, repeats: int = 3) -> list[tuple[str, int, float]]:
+    """(policy, impressions, best CPU seconds of ``env.run``) for each policy."""
     data = load_shopsim()
     env = ShopEnvironment(data, slate_size=10)
     views = data.interactions
@@ -54,25 +51,39 @@ def main() -> None:
         for name, model in models.items()
     }
     arms = hash_assign(np.arange(data.n_users), "lesson08-popularity-vs-cooccurrence")
-    runs = {name: (lambda p=policy: env.run(p, days=args.days, seed=SEED + 1))
+    runs = {name: (lambda p=policy: env.run(p, days=days, seed=SEED + 1))
             for name, policy in policies.items()}  # fmt: skip
-    runs["random"] = lambda: env.run(RandomPolicy(data.n_items, seed=SEED), days=args.days,
+    runs["random"] = lambda: env.run(RandomPolicy(data.n_items, seed=SEED), days=days,
                                      seed=SEED + 1)  # fmt: skip
-    runs["oracle"] = lambda: env.run(OraclePolicy(), days=args.days, seed=SEED + 1)
+    runs["oracle"] = lambda: env.run(OraclePolicy(), days=days, seed=SEED + 1)
     runs["A/B popularity vs co-occurrence"] = lambda: env.run(
-        [policies["popularity"], policies["co-occurrence"]], assignment=arms, days=args.days,
+        [policies["popularity"], policies["co-occurrence"]], assignment=arms, days=days,
         seed=SEED,
     )  # fmt: skip
-
-    print(f"ShopEnvironment, {args.days} days, every user, one thread, best of {args.repeats}")
-    print(f"{'policy':<34} {'impressions':>11} {'CPU s':>7} {'impressions / CPU s':>20}")
+    rows = []
     for name, run in runs.items():
         best = float("inf")
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             start = time.process_time()
             log = run()
             best = min(best, time.process_time() - start)
-        print(f"{name:<34} {len(log):>11,} {best:>7.2f} {len(log) / best:>20,.0f}")
+        rows.append((name, len(log), best))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON (make bench)")
+    args = parser.parse_args()
+    if args.json:
+        print(json.dumps(measure(args.days, args.repeats)))
+        return
+    print(f"ShopEnvironment, {args.days} days, every user, one thread, best of {args.repeats}")
+    print(f"{'policy':<34} {'impressions':>11} {'CPU s':>7} {'impressions / CPU s':>20}")
+    for name, impressions, best in measure(args.days, args.repeats):
+        print(f"{name:<34} {impressions:>11,} {best:>7.2f} {impressions / best:>20,.0f}")
 
 
 if __name__ == "__main__":

@@ -311,6 +311,17 @@ def time_assignments(tmp: Path, n: int) -> list[list]:
     return rows
 
 
+def time_environment(days: int = 14, repeats: int = 3) -> list[list]:
+    """Impressions per CPU second of the simulated shop, per policy, in a fresh process."""
+    script = ROOT / "benchmarks" / "environment_speed.py"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, str(script), "--json", "--days", str(days), "--repeats", str(repeats)],
+        capture_output=True, text=True, check=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def time_dask(tmp: Path, n: int, slug: str = "01-data-and-profiles") -> list[list]:
     """`course grade --cluster` on a local Dask cluster of 1, then 2 worker processes."""
     from distributed import LocalCluster
@@ -480,6 +491,20 @@ def render(results: dict) -> str:
             ),
             "",
         ]
+    if "environment" in results:
+        r = results["environment"]
+        lines += [
+            "## The simulated shop (`benchmarks/environment_speed.py`, lesson 08's environment)",
+            "",
+            f"Measured {r['when']} on {r['machine']}. Every user for 14 simulated days, slates of "
+            "10, one thread; CPU time of `ShopEnvironment.run` only, best of 3. The course's bar: "
+            "10,000 impressions per CPU-second on one core.",
+            "",
+            "| policy | impressions | CPU seconds | impressions per CPU-second |",
+            "|---|---:|---:|---:|",
+            *(f"| {name} | {n:,} | {s:.2f} | {n / s:,.0f} |" for name, n, s in r["rows"]),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -490,7 +515,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="*",
-        choices=["lessons", "book", "grading", "grading-assignments", "grading-dask"],
+        choices=[
+            "lessons",
+            "book",
+            "grading",
+            "grading-assignments",
+            "grading-dask",
+            "environment",
+        ],
         help="measure these sections only (the others keep their last results)",
     )
     parser.add_argument(
@@ -513,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         "grading",
         "grading-assignments",
         "grading-dask",
+        "environment",
     ]
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else {}
     load = os.getloadavg()[0]
@@ -529,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         if "grading-dask" in sections:
             rows = time_dask(Path(tmp) / "dask", args.submissions)
             results["grading_dask"] = stamp | {"rows": rows}
+        if "environment" in sections:
+            results["environment"] = stamp | {"rows": time_environment()}
         if "lessons" in sections:
             results["lessons"] = stamp | {"rows": time_lessons(Path(tmp) / "lessons")}
         if "book" in sections:

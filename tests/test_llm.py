@@ -505,3 +505,19 @@ def test_hallucination_rate_counts_wrong_statements_not_omissions():
     assert wrong_statements(wrong, item) == (2, 5)
     assert hallucination_rate([right, wrong], items) == pytest.approx(2 / 10)
     assert hallucination_rate([["nice"], ["thing"]], items) == 0.0  # says nothing, wrong nothing
+
+
+def test_loading_uses_the_course_progress_bar_and_restores_transformers_bars():
+    # transformers' tqdm.auto bars would stay on the website as frozen widgets
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    from ecomrec import progress
+    from ecomrec.llm import loading
+
+    before, enabled = gguf_utils.tqdm, hf_logging.is_progress_bar_enabled()
+    with loading._course_progress_bars():
+        assert gguf_utils.tqdm is progress.tqdm
+        assert not hf_logging.is_progress_bar_enabled()
+    assert gguf_utils.tqdm is before
+    assert hf_logging.is_progress_bar_enabled() == enabled

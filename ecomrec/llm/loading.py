@@ -31,6 +31,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,15 +123,37 @@ class LoadReport:
     rebuilt_reason: str | None = None  # why an existing cache was rebuilt
 
 
+@contextmanager
+def _course_progress_bars():
+    """transformers' own bars (``tqdm.auto``) would stay on the website as frozen widgets: while
+    loading, the GGUF de-quantisation shows :func:`ecomrec.progress.tqdm` (live in JupyterLab, one
+    line in the book build) and the weight loading shows none."""
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    from ecomrec.progress import tqdm as course_tqdm
+
+    saved, enabled = gguf_utils.tqdm, hf_logging.is_progress_bar_enabled()
+    gguf_utils.tqdm = course_tqdm
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = saved
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _dequantise(gguf: Path):
     """Model and tokenizer straight from the GGUF file (slow: de-quantises every tensor)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-        )
+        with _course_progress_bars():
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+            )
     except Exception as error:  # a truncated or foreign file fails deep inside gguf
         raise ModelFilesError(
             f"could not read the model file {gguf} ({error}); {REINSTALL}"
@@ -205,9 +228,10 @@ def cache_problem(folder: Path) -> str | None:
 def _read_cache(folder: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model, info = AutoModelForCausalLM.from_pretrained(
-        folder, dtype=torch.float32, output_loading_info=True
-    )
+    with _course_progress_bars():
+        model, info = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=torch.float32, output_loading_info=True
+        )
     missing = set(info.get("missing_keys", ())) - {TIED_WEIGHT}
     unexpected = set(info.get("unexpected_keys", ()))
     if missing or unexpected or info.get("mismatched_keys"):

@@ -195,8 +195,11 @@ def write_cache(model, tokenizer, target: Path, source_sha256: str) -> Path:
         problem = cache_problem(temp)
         if problem is not None:
             raise ModelFilesError(f"the cache just written in {temp} does not verify: {problem}")
-        if target.exists():  # another process finished first, or a damaged cache: replace it
-            shutil.rmtree(target)
+        if target.exists():
+            if cache_problem(target) is None:  # another process finished first: keep its cache
+                shutil.rmtree(temp, ignore_errors=True)  # (it may be reading it right now)
+                return target
+            shutil.rmtree(target)  # a damaged cache: replace it
         os.replace(temp, target)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

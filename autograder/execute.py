@@ -29,6 +29,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Instance, List, Unicode
 
 from autograder import guards
+from autograder import zygote as zygote_mod
 from autograder.limits import GradingLimits
 from autograder.sandbox import SandboxedKernelManager, SandboxPolicy
 
@@ -41,6 +42,30 @@ def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
     )
 
 
+def python_paths() -> list[Path]:
+    """What a kernel must read to run this Python: the course, the environment and its base,
+    and every folder on sys.path outside them (a `.pth` file can add site-packages that live
+    elsewhere, e.g. under /tmp, which the sandbox replaces with an empty one)."""
+    paths = [COURSE_ROOT, Path(sys.prefix), Path(sys.base_prefix)]
+    for entry in filter(None, sys.path):
+        for folder in {Path(entry).absolute(), Path(entry).resolve()}:
+            if folder.is_dir() and not any(folder == p or p in folder.parents for p in paths):
+                paths.append(folder)
+    return paths
+
+
+def sandbox_policy(limits: GradingLimits, hidden_paths: list[str]) -> SandboxPolicy:
+    """The sandbox of a student's kernel (its working folder is set per notebook)."""
+    return SandboxPolicy(
+        mode=limits.sandbox,
+        memory_mb=limits.memory_mb,
+        cpu_seconds=limits.cpu_seconds,
+        hidden_paths=[Path(p) for p in hidden_paths],
+        readable_paths=python_paths(),
+        course_root=COURSE_ROOT,
+    )
+
+
 class SandboxedExecute(Execute):
     limits = Instance(GradingLimits, args=(), help="time, memory and sandbox limits").tag(
         config=True
@@ -49,26 +74,27 @@ class SandboxedExecute(Execute):
     status_dir = Unicode("", help="where to write what happened, one JSON per notebook").tag(
         config=True
     )
+    # the outputs are all in when the last cell is done: nothing to wait for at the end
+    shutdown_kernel = "immediate"
+    preload = List(
+        Unicode(), help="modules a warm kernel's zygote imports (the release's imports)"
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         guards.insert_guards(nb)
-        workdir = Path(tempfile.mkdtemp(prefix="ecomrec-kernel-"))
+        policy = sandbox_policy(self.limits, self.hidden_paths)
+        zygote = self._zygote(policy)
+        workdir = Path(
+            tempfile.mkdtemp(prefix="ecomrec-kernel-", dir=zygote.spool if zygote else None)
+        )
+        policy.workdir = workdir
         source = Path(resources.get("metadata", {}).get("path") or workdir)
         if source != workdir:  # the student's data files, not the notebooks
             shutil.copytree(
                 source, workdir, ignore=shutil.ignore_patterns("*.ipynb"), dirs_exist_ok=True
             )
-        policy = SandboxPolicy(
-            mode=self.limits.sandbox,
-            memory_mb=self.limits.memory_mb,
-            cpu_seconds=self.limits.cpu_seconds,
-            hidden_paths=[Path(p) for p in self.hidden_paths],
-            readable_paths=[COURSE_ROOT, Path(sys.prefix), Path(sys.base_prefix)],
-            workdir=workdir,
-            course_root=COURSE_ROOT,
-        )
         kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
-        km = SandboxedKernelManager(kernel_name=kernel_name, policy=policy)
+        km = SandboxedKernelManager(kernel_name=kernel_name, policy=policy, zygote=zygote)
         self._events: list[str] = []
         self._dead = False
         self._cell_timeout = self.limits.cell_timeout
@@ -78,11 +104,24 @@ class SandboxedExecute(Execute):
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         finally:
+            if zygote is not None:
+                zygote_mod.finish(zygote)  # what the kernel left running or in /tmp
             shutil.rmtree(workdir, ignore_errors=True)
         seconds = {"kernel_start": self._kernel_seconds, "run": time.monotonic() - self._started}
         tampering = guards.check_and_remove_guards(nb)
-        self._write_status(resources, tampering, seconds)
+        self._write_status(resources, tampering, seconds, warm=zygote is not None)
         return nb, resources
+
+    def _zygote(self, policy: SandboxPolicy):
+        """This worker's warm zygote, or None for a kernel started afresh (when warm kernels
+        are off, or the zygote cannot start: the log says why)."""
+        if not self.limits.warm_kernels:
+            return None
+        try:
+            return zygote_mod.warm_zygote(policy, list(self.preload))
+        except zygote_mod.ZygoteUnavailable as err:
+            self.log.warning("starting a fresh kernel instead of a warm one: %s", err)
+            return None
 
     async def async_start_new_kernel_client(self):
         client = await super().async_start_new_kernel_client()
@@ -145,12 +184,17 @@ class SandboxedExecute(Execute):
         if event not in self._events:
             self._events.append(event)
 
-    def _write_status(self, resources, tampering: list[str], seconds: dict) -> None:
+    def _write_status(self, resources, tampering: list[str], seconds: dict, warm: bool) -> None:
         if not self.status_dir:
             return
         meta = resources.get("nbgrader", {})
         name = meta.get("notebook") or resources.get("unique_key", "notebook")
         path = Path(self.status_dir) / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        status = {"events": self._events, "tampering": tampering, "seconds": seconds}
+        status = {
+            "events": self._events,
+            "tampering": tampering,
+            "seconds": seconds,
+            "warm": warm,
+        }
         path.write_text(json.dumps(status))

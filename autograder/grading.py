@@ -174,6 +174,21 @@ class GradingProcess:
         self.root, self.log = root, log
         self.proc: subprocess.Popen | None = None
         self._buffer = b""
+        self._pending = 0  # replies to warm-up requests not read yet
+        self.used = False  # it was given a student
+
+    def warm(self, spec: dict) -> None:
+        """Start the worker and let it warm up (its zygote, nbgrader's imports) while this
+        process does something else; the reply is read before the first job's."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write((json.dumps(spec | {"warm": True}) + "\n").encode())
+            self.proc.stdin.flush()
+            self._pending += 1
+        except BrokenPipeError:  # the first job starts a new worker
+            self._reap()
 
     def _start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -188,10 +203,12 @@ class GradingProcess:
                 start_new_session=True,  # its own process group: a kill takes its kernels too
             )
         self._buffer = b""
+        self._pending = 0
 
     def run(self, spec: dict, timeout: float) -> int | str | None:
         """Grade one job: None when the worker says it is done, else why not (an exit code,
         "timeout" or "error")."""
+        self.used = True
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         assert self.proc is not None and self.proc.stdin is not None
@@ -201,6 +218,19 @@ class GradingProcess:
         except BrokenPipeError:
             return self._reap()
         deadline = time.monotonic() + timeout
+        while self._pending:  # the warm-up's reply (it failing only costs speed)
+            answer = self._reply(deadline)
+            if not isinstance(answer, dict):
+                return answer
+            self._pending -= 1
+        answer = self._reply(deadline)
+        if not isinstance(answer, dict):
+            return answer
+        return None if answer.get("ok") else "error"
+
+    def _reply(self, deadline: float) -> dict | int | str:
+        """The worker's next reply line, or why there is none (an exit code, "timeout")."""
+        assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
@@ -213,7 +243,7 @@ class GradingProcess:
                     return self._reap()
                 self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        return None if json.loads(line).get("ok") else "error"
+        return json.loads(line)
 
     def _reap(self) -> int:
         assert self.proc is not None
@@ -299,35 +329,41 @@ def grade_one(
     return result
 
 
+def start_workers(
+    slug: str, submissions: Path, paths: CoursePaths, s: GradeSettings, n: int
+) -> list[GradingProcess]:
+    """`n` worker processes, each already warming up (see `autograder.worker.warm_up`)."""
+    processes = []
+    for i in range(max(1, n)):
+        process = GradingProcess(paths.root, paths.logs_dir(slug) / f"worker-{i}.log")
+        log = paths.logs_dir(slug) / f"worker-{i}-warm-up.log"
+        process.warm(job(slug, "", submissions, paths, s.limits, s.db_url, log))
+        processes.append(process)
+    return processes
+
+
 def _grade_locally(
     todo: list[str],
     grade_student: Callable[[GradingProcess, str], dict],
-    paths: CoursePaths,
-    slug: str,
-    workers: int,
+    processes: list[GradingProcess],
     on_result: Callable[[str, dict], None],
 ) -> None:
-    """`workers` long-lived worker processes take the students one after another."""
+    """The worker processes take the students one after another."""
     jobs: queue.SimpleQueue[str] = queue.SimpleQueue()
     for student in todo:
         jobs.put(student)
     done: queue.SimpleQueue[tuple[str, dict]] = queue.SimpleQueue()
 
-    def work(i: int) -> None:
-        process = GradingProcess(paths.root, paths.logs_dir(slug) / f"worker-{i}.log")
-        try:
-            while True:
-                try:
-                    student = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                done.put((student, grade_student(process, student)))
-        finally:
-            process.close()
+    def work(process: GradingProcess) -> None:
+        while True:
+            try:
+                student = jobs.get_nowait()
+            except queue.Empty:
+                return
+            done.put((student, grade_student(process, student)))
 
-    n = max(1, min(workers, len(todo)))
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        loops = [pool.submit(work, i) for i in range(n)]
+    with ThreadPoolExecutor(max_workers=len(processes)) as pool:
+        loops = [pool.submit(work, process) for process in processes]
         received = 0
         while received < len(todo):
             try:
@@ -356,8 +392,35 @@ def grade(
     if n_notebooks == 0:
         raise CourseError(f"exercises/{slug}/ has no notebook: run `course release {slug}`")
     cfg = nbgrader_config(paths, settings.db_url)
-    db_url = str(cfg.CourseDirectory.db_url)
     check_folders(submissions, out, paths, cfg)
+    # local workers warm up (a second or two each) while the gradebook is brought up to date
+    processes = (
+        []
+        if settings.cluster
+        else start_workers(slug, submissions, paths, settings, min(settings.workers, len(students)))
+    )
+    try:
+        return _grade(slug, submissions, out, paths, settings, students, n_notebooks, processes)
+    finally:
+        for process in processes:
+            if process.used:
+                process.close()
+            else:  # nobody left to grade for it: no need to let it finish warming up
+                process.kill()
+
+
+def _grade(
+    slug: str,
+    submissions: Path,
+    out: Path,
+    paths: CoursePaths,
+    settings: GradeSettings,
+    students: list[str],
+    n_notebooks: int,
+    processes: list[GradingProcess],
+) -> list[dict]:
+    cfg = nbgrader_config(paths, settings.db_url)
+    db_url = str(cfg.CourseDirectory.db_url)
     with _gradebook_lock(paths):
         generate(slug, paths, paths.state / "release", settings.db_url)  # gradebook entries
     tests = test_ids(paths.release_notebooks(slug))
@@ -404,7 +467,7 @@ def grade(
                 process, slug, student, submissions, paths, settings, n_notebooks, db_url
             )
 
-        _grade_locally(todo, one, paths, slug, settings.workers, on_result)
+        _grade_locally(todo, one, processes[: len(todo)], on_result)
     bar.close()
     seconds = time.monotonic() - started
     rows = [results.get(s) or load_result(paths, slug, s) for s in students]

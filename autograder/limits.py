@@ -20,6 +20,9 @@ class GradingLimits:
     notebook_wall: int = 600  # seconds one notebook may run in all
     memory_mb: int = 2048  # address space of the kernel (PyTorch alone reserves ~1.5 GB)
     sandbox: str = "bwrap"  # bwrap (full sandbox) or rlimit (limits only), see autograder.sandbox
+    # fork each kernel from the worker's pre-imported zygote (autograder.zygote), or start
+    # every kernel as a new Python process as nbgrader does
+    warm_kernels: bool = True
 
     def __post_init__(self):
         if self.sandbox not in SANDBOX_MODES or self.sandbox == "auto":

@@ -8,11 +8,14 @@ live in a network namespace with no interfaces at all.
 With bubblewrap (`bwrap`, Debian package `bubblewrap`), the kernel gets:
 
 - no network (a new, empty network namespace), its own PID/IPC/UTS namespaces;
+- no capabilities (`--cap-drop ALL`: run as root, bubblewrap would keep them all, and a
+  kernel could unmount what hides the solutions);
 - the whole file system read-only, with these hidden behind empty tmpfs mounts:
   `solutions/`, `.git/`, the grading work folder (gradebook, other students' files),
   the submissions folder, and any path in `hidden_paths`;
 - a private writable working folder holding only the student's own non-notebook files,
-  and a private `/tmp`;
+  a private `/tmp` and `/dev/shm`, and nothing else writable (the folders that hide paths
+  and `/dev` are read-only); the other kernels' sockets and connection files are hidden;
 - an address-space limit (`prlimit --as`) and a CPU-time limit (`prlimit --cpu`).
 
 Without bubblewrap the fallback ("rlimit") keeps the limits, the private working folder
@@ -25,9 +28,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any as AnyTrait
 
@@ -94,11 +100,36 @@ class SandboxPolicy:
         ]
         if self.mode == "rlimit":
             return limits + cmd
+        return self._bwrap(readable_files) + limits + cmd
+
+    def wrap_zygote(self, cmd: list[str], spool: Path) -> list[str]:
+        """A zygote's command (`autograder.zygote`): the kernel's sandbox, with `spool`
+        (where its kernels' folders and sockets go) writable; the zygote sets each kernel's
+        limits itself."""
+        if self.mode == "rlimit":
+            return cmd
+        shared = SandboxPolicy(**{**self.__dict__, "socket_dir": spool, "workdir": spool})
+        return shared._bwrap(()) + cmd
+
+    def zygote_key(self) -> tuple:
+        """What a zygote's sandbox depends on (the per-kernel limits and folders aside)."""
+        return (
+            self.mode,
+            tuple(map(str, self.hidden_paths)),
+            tuple(map(str, self.readable_paths)),
+            str(self.course_root),
+        )
+
+    def _bwrap(self, readable_files: tuple[str, ...]) -> list[str]:
         args = [
             shutil.which("bwrap") or "bwrap",
             "--die-with-parent",
             "--new-session",
             "--unshare-all",  # network, pid, ipc, uts, cgroup and user namespaces
+            # run as root, bubblewrap would keep every capability in the sandbox, and a
+            # kernel could unmount what hides the solutions; no kernel needs one
+            "--cap-drop",
+            "ALL",
             # the kernel watches JPY_PARENT_PID, which is not visible in its pid namespace
             "--unsetenv",
             "JPY_PARENT_PID",
@@ -107,6 +138,8 @@ class SandboxPolicy:
             "/",
             "--dev",
             "/dev",
+            "--tmpfs",
+            "/dev/shm",
             "--proc",
             "/proc",
             "--tmpfs",
@@ -115,9 +148,13 @@ class SandboxPolicy:
         for path in self.readable_paths:  # back on top of the private /tmp, read-only
             if Path(path).exists():
                 args += ["--ro-bind", str(path), str(path)]
-        for path in self.hidden_paths:  # after the binds above, so they stay hidden
+        # after the binds above, so they stay hidden; the socket root holds the other
+        # kernels' sockets and connection files (this kernel's own is bound back below)
+        empty = []  # the tmpfs that hide a folder, made read-only once everything is bound
+        for path in [*self.hidden_paths, Path(socket_root())]:
             if Path(path).is_dir():
                 args += ["--tmpfs", str(path)]
+                empty.append(str(path))
             elif Path(path).exists():  # a file (e.g. the `.git` file of a git worktree)
                 args += ["--ro-bind", "/dev/null", str(path)]
         for path in (self.socket_dir, self.workdir):
@@ -125,9 +162,13 @@ class SandboxPolicy:
                 args += ["--bind", str(path), str(path)]
         for path in readable_files:  # e.g. the kernel's connection file, wherever it is
             args += ["--ro-bind", str(path), str(path)]
+        # nothing is written anywhere but /tmp, /dev/shm and the folders bound above (so a
+        # warm zygote can empty them all between students, see autograder.zygote)
+        for path in ["/dev", *empty]:
+            args += ["--remount-ro", path]
         if self.workdir is not None:
             args += ["--chdir", str(self.workdir)]
-        return args + limits + cmd
+        return args
 
 
 def kernel_env() -> dict[str, str]:
@@ -154,16 +195,59 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
+class ReadyClient(AsyncKernelClient):
+    """jupyter_client's client, ready as soon as the kernel is: it waits for the kernel's
+    reply to kernel_info and for the idle status that closes that request on IOPub (so IOPub
+    is connected and holds nothing older), instead of draining IOPub until it has been
+    silent for 0.2 s, which every kernel start paid."""
+
+    async def _ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            msg_id = self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+                while reply["parent_header"].get("msg_id") != msg_id:  # an older request's
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                while True:  # a kernel's first messages may go before IOPub is subscribed
+                    msg = await self.iopub_channel.get_msg(timeout=0.03)
+                    if (
+                        msg["parent_header"].get("msg_id") == msg_id
+                        and msg["msg_type"] == "status"
+                        and msg["content"]["execution_state"] == "idle"
+                    ):
+                        self._handle_kernel_info_reply(reply)
+                        return
+            except Empty:  # not up yet, or IOPub not connected yet: ask again
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info") from None
+        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    wait_for_ready = _ready
+
+
 class SandboxedKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager whose kernel runs under a `SandboxPolicy`, over ipc sockets."""
+    """An AsyncKernelManager whose kernel runs under a `SandboxPolicy`, over ipc sockets.
+
+    With a `zygote` (`autograder.zygote`), the kernel is forked by that warm, sandboxed
+    process instead of started as a new one; its socket folder and connection file are
+    then in the zygote's shared folder, the only place both can reach."""
 
     policy = AnyTrait(None, allow_none=True, help="the SandboxPolicy to apply")
+    zygote = AnyTrait(None, allow_none=True, help="the autograder.zygote.Zygote to fork from")
 
-    def __init__(self, *, policy: SandboxPolicy, **kwargs):
-        socket_dir = Path(tempfile.mkdtemp(prefix="ag-sock-", dir=_socket_root()))
+    def __init__(self, *, policy: SandboxPolicy, zygote=None, **kwargs):
+        where = zygote.spool if zygote is not None else socket_root()
+        socket_dir = Path(tempfile.mkdtemp(prefix="ag-sock-", dir=where))
         policy.socket_dir = socket_dir
-        super().__init__(transport="ipc", ip=str(socket_dir / "k"), **kwargs)
-        self.policy = policy
+        super().__init__(
+            transport="ipc",
+            ip=str(socket_dir / "k"),
+            connection_file=str(socket_dir / "kernel.json"),
+            client_class="autograder.sandbox.ReadyClient",
+            **kwargs,
+        )
+        self.policy, self.zygote = policy, zygote
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -176,7 +260,19 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.policy.workdir is not None:  # IPython's profile dir, writable and private
             kw["env"]["IPYTHONDIR"] = str(self.policy.workdir / ".ipython")
             kw["cwd"] = str(self.policy.workdir)
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self.zygote is None:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        process = self.zygote.spawn(
+            self.connection_file,
+            self.policy.workdir,
+            kw["env"],
+            self.policy.memory_mb,
+            self.policy.cpu_seconds,
+        )
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+        provisioner.cwd = kw.get("cwd")
+        self._reconcile_connection_info(provisioner.connection_info)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -184,7 +280,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             shutil.rmtree(self.policy.socket_dir, ignore_errors=True)
 
 
-def _socket_root() -> str:
+def socket_root() -> str:
     # Outside /tmp, which the sandbox replaces with its own empty tmpfs.
     root = Path(os.environ.get("XDG_RUNTIME_DIR") or Path.home() / ".cache") / "ecomrec-grader"
     root.mkdir(parents=True, exist_ok=True)

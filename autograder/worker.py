@@ -38,6 +38,7 @@ from autograder.course import CoursePaths, nbgrader_config
 from autograder.feedback import status_banner
 from autograder.guards import is_test_cell
 from autograder.limits import GradingLimits
+from autograder.zygote import release_imports
 
 # files nbgrader's exchange adds to a submission; `release_feedback` needs both
 TIMESTAMP, SECRET = "timestamp.txt", "submission_secret.txt"
@@ -221,6 +222,40 @@ def _restore_review_flags(db_url: str, slug: str, student: str, flags: dict) -> 
         gb.db.commit()
 
 
+def hidden_paths(paths: CoursePaths, submissions: Path) -> list[str]:
+    """What a student's kernel must not see: the solutions, the repository's history, the
+    grading folder (gradebook, other students), the submissions and the grader itself."""
+    return [
+        str(p)
+        for p in (
+            paths.solutions,
+            paths.root / ".git",
+            paths.workdir,
+            submissions.resolve(),
+            paths.root / "autograder",
+        )
+    ]
+
+
+def warm_up(spec: dict) -> None:
+    """Before the first student (while `course grade` updates the gradebook): start this
+    worker's zygote with the assignment's imports, and import nbgrader's grading steps."""
+    paths = CoursePaths(root=Path(spec["root"]), workdir=Path(spec["workdir"]))
+    limits = GradingLimits.from_json(spec["limits"])
+    _autograde_preprocessors()
+    import nbconvert.exporters.html  # noqa: F401 - the feedback pages' exporter
+
+    if limits.warm_kernels:
+        from autograder import zygote
+        from autograder.execute import sandbox_policy
+
+        policy = sandbox_policy(limits, hidden_paths(paths, Path(spec["submissions"])))
+        try:
+            zygote.warm_zygote(policy, release_imports(paths.release_notebooks(spec["slug"])))
+        except zygote.ZygoteUnavailable as err:  # the first student's kernel says so again
+            print(f"no warm zygote: {err}")
+
+
 def grade_student(
     slug: str,
     student: str,
@@ -249,18 +284,11 @@ def grade_student(
         _zero_scores(db, slug, student)
     else:
         cfg.Autograde.autograde_preprocessors = _autograde_preprocessors()
+        cfg.Autograde.sanitize_preprocessors = _sanitize_preprocessors()
         cfg.SandboxedExecute.limits = limits
         cfg.SandboxedExecute.status_dir = str(status_dir)
-        cfg.SandboxedExecute.hidden_paths = [
-            str(p)
-            for p in (
-                paths.solutions,
-                paths.root / ".git",
-                paths.workdir,
-                submissions.resolve(),
-                paths.root / "autograder",
-            )
-        ]
+        cfg.SandboxedExecute.preload = release_imports(paths.release_notebooks(slug))
+        cfg.SandboxedExecute.hidden_paths = hidden_paths(paths, submissions)
         api = NbGraderAPI(config=cfg)
         autograde_started = time.monotonic()
         result = api.autograde(slug, student, force=True, create=True)
@@ -273,6 +301,7 @@ def grade_student(
             info = json.loads(status_file.read_text())
             seconds = info.get("seconds", {})
             profile["kernel_start"] += seconds.get("kernel_start") or 0.0
+            profile["cold_kernels"] = profile.get("cold_kernels", 0) + (not info.get("warm"))
             profile["notebook"] += (seconds.get("run") or 0.0) - (
                 seconds.get("kernel_start") or 0.0
             )
@@ -381,11 +410,11 @@ def _first_error(result: dict) -> str:
 
 
 def _autograde_preprocessors() -> list:
-    """nbgrader's autograde steps, with its Execute replaced by the sandboxed one."""
+    """nbgrader's autograde steps, with its Execute replaced by the sandboxed one and its
+    metadata check by `CheckCellMetadataOnce`."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
-        CheckCellMetadata,
         IgnorePattern,
         LimitOutput,
         SaveAutoGrades,
@@ -400,8 +429,85 @@ def _autograde_preprocessors() -> list:
         LimitOutput,
         SaveAutoGrades,
         AssignLatePenalties,
-        CheckCellMetadata,
+        check_cell_metadata_once(),
     ]
+
+
+def _sanitize_preprocessors() -> list:
+    """The steps nbgrader's autograde runs on a submission before executing it (its own
+    list), with the metadata check by `CheckCellMetadataOnce`."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    once = check_cell_metadata_once()
+    default = Autograde.class_traits()["sanitize_preprocessors"].default()
+    return [once if step is CheckCellMetadata else step for step in default]
+
+
+_ONCE: list = []
+
+
+def check_cell_metadata_once():
+    """nbgrader's CheckCellMetadata, with the nbgrader metadata schema compiled once per
+    process: nbgrader checks each cell with `jsonschema.validate`, which first checks the
+    schema itself (20 ms a notebook, twice a student). The same checks and errors."""
+    if _ONCE:
+        return _ONCE[0]
+    import jsonschema
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+    from nbgrader.nbgraderformat.common import (
+        BaseMetadataValidator,
+        SchemaTooNewError,
+        SchemaTooOldError,
+    )
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    compiled: dict[str, object] = {}
+
+    class CompiledSchema(BaseMetadataValidator):
+        def validate_cell(self, cell) -> None:  # BaseMetadataValidator's, compiled once
+            if "nbgrader" not in cell.metadata:
+                return
+            schema = cell.metadata["nbgrader"].get("schema_version", 0)
+            if schema < self.schema_version:
+                raise SchemaTooOldError(
+                    f"Outdated schema version: {schema} (expected {self.schema_version})",
+                    schema,
+                    self.schema_version,
+                )
+            if schema > self.schema_version:
+                raise SchemaTooNewError(
+                    f"Schema version is too new: {schema} (expected {self.schema_version})",
+                    schema,
+                    self.schema_version,
+                )
+            key = json.dumps(self.schema, sort_keys=True)
+            if key not in compiled:
+                cls = jsonschema.validators.validator_for(self.schema)
+                cls.check_schema(self.schema)
+                compiled[key] = cls(self.schema)
+            error = jsonschema.exceptions.best_match(
+                compiled[key].iter_errors(cell.metadata["nbgrader"])
+            )
+            if error is not None:
+                raise error
+
+    # MetadataValidator's own checks run first; its super() call reaches CompiledSchema
+    Validator = type("CompiledMetadataValidator", (MetadataValidator, CompiledSchema), {})
+
+    class CheckCellMetadataOnce(CheckCellMetadata):
+        def preprocess(self, nb, resources):
+            try:
+                Validator().validate_nb(nb)
+            except ValidationError:
+                self.log.error(traceback.format_exc())
+                msg = "Notebook failed to validate; the nbgrader metadata may be corrupted."
+                self.log.error(msg)
+                raise ValidationError(msg) from None
+            return nb, resources
+
+    _ONCE.append(CheckCellMetadataOnce)
+    return CheckCellMetadataOnce
 
 
 def result_path(paths: CoursePaths, slug: str, student: str) -> Path:
@@ -476,6 +582,9 @@ def serve() -> int:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     own = os.dup(2)
     os.dup2(own, 1)  # a stray print never lands in the reply stream
+    from autograder import zygote
+
+    zygote.LOG_FD = own  # warm kernels write to the worker's log, not one student's
     for line in sys.stdin:
         spec = json.loads(line)
         ok = False
@@ -483,7 +592,10 @@ def serve() -> int:
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
             try:
-                run_job(spec)
+                if spec.get("warm"):
+                    warm_up(spec)
+                else:
+                    run_job(spec)
                 ok = True
             except MissingEntry as err:
                 print(f"error: {err}: run `course release` first")

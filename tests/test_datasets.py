@@ -109,6 +109,22 @@ def test_altered_file_is_caught(copy_of_shipped):
         verify(copy_of_shipped)
 
 
+def test_a_second_load_is_a_fresh_copy_and_still_verified(copy_of_shipped):
+    """Tables parsed once per process (what a grading zygote preloads) come back as
+    copies: equal, independent of what a caller did to the last ones, and never served
+    for a file that no longer matches its checksum."""
+    first = load_shopsim(copy_of_shipped)
+    first.events.loc[:, S.ITEM] = -1  # a caller (a student's kernel) changes its copy
+    second = load_shopsim(copy_of_shipped)
+    assert (second.events[S.ITEM] >= 0).all()
+    pd.testing.assert_frame_equal(second.items, load_shopsim(copy_of_shipped).items)
+    assert second.items is not load_shopsim(copy_of_shipped).items
+    path = copy_of_shipped / "items.csv.gz"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(DatasetError, match=r"items\.csv\.gz does not match.*truncated"):
+        load_shopsim(copy_of_shipped)
+
+
 def test_corrupt_manifest_is_caught(copy_of_shipped):
     (copy_of_shipped / "manifest.json").write_text("{not json")
     with pytest.raises(DatasetError, match=r"manifest\.json is not valid JSON"):

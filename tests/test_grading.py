@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -554,22 +555,59 @@ def test_report_counts_a_question_everyone_fails(tmp_path):
     assert "1 student(s): c." in text
 
 
-def test_one_worker_gives_the_same_grades(corpus, tmp_path):
-    subset = ["correct", "partial", "wrong-visible-ok", "monkey-patch", "malformed"]
+def test_one_worker_with_cold_kernels_gives_the_same_grades(corpus, tmp_path):
+    """The corpus was graded by warm kernels (forked by each worker's zygote); one worker
+    starting every kernel afresh, as nbgrader does, gives every one the same row."""
+    subset = [
+        "correct",
+        "partial",
+        "wrong-visible-ok",
+        "monkey-patch",
+        "malformed",
+        "crash",
+        "edited-test",
+        "network",
+    ]  # not the memory bombs: what still fits after one depends on the memory layout
     subs = tmp_path / "submissions"
     for student in subset:
         shutil.copytree(corpus["submissions"] / student, subs / student)
+    limits = replace(_limits(corpus["mode"]), warm_kernels=False)
     grade(
         SLUG,
         subs,
         tmp_path / "out",
         CoursePaths(workdir=tmp_path / "work"),
-        GradeSettings(workers=1, limits=_limits(corpus["mode"]), progress=False),
+        GradeSettings(workers=1, limits=limits, progress=False),
     )
     again = _read(tmp_path / "out" / "grades.csv")
     for student in subset:
         first = {k: v for k, v in corpus["grades"][student].items()}
         assert again[student] == first, student
+    results = CoursePaths(workdir=tmp_path / "work").results_dir(SLUG)
+    graded = json.loads((results / "correct.json").read_text())
+    assert graded["profile"]["cold_kernels"] == 1
+    warm = json.loads((corpus["paths"].results_dir(SLUG) / "correct.json").read_text())
+    assert warm["profile"]["cold_kernels"] == 0, "the corpus was graded by warm kernels"
+
+
+def test_metadata_check_compiled_once_fails_like_nbgraders():
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    from autograder.worker import check_cell_metadata_once
+
+    once = check_cell_metadata_once()
+    assert issubclass(once, CheckCellMetadata)
+    good = _perfect()
+    once().preprocess(good, {})  # a valid notebook passes
+    for corrupt in ("lots", None):
+        bad = _perfect()
+        graded = next(c for c in bad.cells if c.metadata.get("nbgrader", {}).get("grade"))
+        graded.metadata["nbgrader"]["points"] = corrupt
+        with pytest.raises(ValidationError):
+            MetadataValidator().validate_nb(bad)  # nbgrader's own check refuses it
+        with pytest.raises(ValidationError, match="metadata may be corrupted"):
+            once().preprocess(bad, {})
 
 
 def test_killed_run_resumes_and_loses_nothing(corpus, tmp_path):

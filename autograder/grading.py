@@ -259,12 +259,20 @@ class GradingProcess:
                 pass
             self._reap()
 
+    def end_input(self) -> None:
+        """Tell the worker there is nothing more: it stops at the end of its input."""
+        if self.proc is not None and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except OSError:  # it is already gone; `close` reaps it
+                pass
+
     def close(self) -> None:
-        """Let the worker finish: it stops at the end of its input."""
+        """Let the worker finish, then reap it."""
         if self.proc is None:
             return
         try:
-            self.proc.stdin.close()
+            self.end_input()
             self.proc.wait(timeout=60)
             self.proc = None
         except (OSError, subprocess.TimeoutExpired):
@@ -402,11 +410,13 @@ def grade(
     try:
         return _grade(slug, submissions, out, paths, settings, students, n_notebooks, processes)
     finally:
-        for process in processes:
+        for process in processes:  # every worker told first, so they all exit at once
             if process.used:
-                process.close()
+                process.end_input()
             else:  # nobody left to grade for it: no need to let it finish warming up
                 process.kill()
+        for process in processes:
+            process.close()
 
 
 def _grade(

@@ -33,9 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 
+import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any as AnyTrait
+from traitlets import default
 
 SANDBOX_MODES = ("auto", "bwrap", "rlimit")
 
@@ -171,6 +173,12 @@ class SandboxPolicy:
         return args
 
 
+# every graded kernel's options (warm or cold): IPython keeps In, Out and %history in
+# memory but writes no history database (a thread and a write per cell, for a kernel
+# that lives one notebook)
+KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False"]
+
+
 def kernel_env() -> dict[str, str]:
     """A scrubbed environment for the kernel: no tokens, credentials or grading settings."""
     keep = (
@@ -199,7 +207,18 @@ class ReadyClient(AsyncKernelClient):
     """jupyter_client's client, ready as soon as the kernel is: it waits for the kernel's
     reply to kernel_info and for the idle status that closes that request on IOPub (so IOPub
     is connected and holds nothing older), instead of draining IOPub until it has been
-    silent for 0.2 s, which every kernel start paid."""
+    silent for 0.2 s, which every kernel start paid.
+
+    Its sockets retry a connection after 5 ms (doubling up to 0.1 s), not ZeroMQ's fixed
+    0.1 s: they connect before the new kernel has bound its sockets, and the first retry
+    came a tenth of a second after the kernel was up."""
+
+    @default("context")
+    def _context_default(self) -> zmq.asyncio.Context:
+        context = super()._context_default()
+        context.setsockopt(zmq.RECONNECT_IVL, 5)  # milliseconds; for sockets made after this
+        context.setsockopt(zmq.RECONNECT_IVL_MAX, 100)
+        return context
 
     async def _ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
@@ -250,7 +269,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.policy, self.zygote = policy, zygote
 
     def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
+        cmd = super().format_kernel_cmd([*KERNEL_ARGUMENTS, *(extra_arguments or [])])
         return self.policy.wrap(list(cmd), readable_files=(self.connection_file,))
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -268,6 +287,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             kw["env"],
             self.policy.memory_mb,
             self.policy.cpu_seconds,
+            KERNEL_ARGUMENTS,
         )
         provisioner = self.provisioner
         provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None

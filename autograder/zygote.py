@@ -167,7 +167,7 @@ def _become_kernel(req: dict, reply_fd: int) -> None:
     sys.path[0] = req["cwd"]  # as `python -m ipykernel_launcher` started in cwd would have
     if "numpy" in sys.modules:  # else every student would draw the same "random" numbers
         sys.modules["numpy"].random.seed()
-    sys.argv = ["ipykernel_launcher", "-f", req["connection_file"]]
+    sys.argv = ["ipykernel_launcher", "-f", req["connection_file"], *req.get("arguments", [])]
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()
@@ -409,7 +409,16 @@ class Zygote:
                 entry.unlink(missing_ok=True)
         return bool(answer.get("clean")) and not any(self.spool.iterdir())
 
-    def spawn(self, connection_file: str, cwd: Path, env: dict, memory_mb: int, cpu_seconds: int):
+    def spawn(
+        self,
+        connection_file: str,
+        cwd: Path,
+        env: dict,
+        memory_mb: int,
+        cpu_seconds: int,
+        arguments: list[str] = (),
+    ):
+        """Fork a kernel: `arguments` are ipykernel's command-line options."""
         answer = self.request(
             op="spawn",
             connection_file=connection_file,
@@ -417,6 +426,7 @@ class Zygote:
             env=env,
             memory_mb=memory_mb,
             cpu_seconds=cpu_seconds,
+            arguments=list(arguments),
         )
         return ZygoteKernel(self, answer["pid"])
 
@@ -460,16 +470,18 @@ class ZygoteKernel:
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
+        """Signal the kernel; after SIGKILL, wait (briefly) until it is gone, so
+        jupyter_client's first check finds it dead instead of sleeping a tenth of a second
+        before the next (its provisioner kills through here, not through `kill`)."""
         if self.poll() is None:
             self.zygote.request(op="signal", pid=self.pid, signal=int(signum))
+        if signum == signal.SIGKILL:
+            deadline = time.monotonic() + 1
+            while self.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)
 
     def kill(self) -> None:
-        """SIGKILL, then wait (briefly) until it is gone, so jupyter_client's first check
-        finds it dead instead of sleeping a tenth of a second before the next."""
         self.send_signal(signal.SIGKILL)
-        deadline = time.monotonic() + 1
-        while self.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.002)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)

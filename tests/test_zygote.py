@@ -180,3 +180,12 @@ def test_packages_on_the_graders_path_outside_its_environment_are_readable(monke
         assert run(code, warm=False).strip() == "42"
     finally:
         shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_kernels_keep_history_in_memory_only(warm):
+    # the same kernel options warm and cold: no history database, In and %history still work
+    code = (
+        "x = 1\nip = get_ipython()\nprint(ip.history_manager.enabled, In[-1].startswith('x = 1'))"
+    )
+    assert run(code, warm=warm).split() == ["False", "True"]

@@ -64,6 +64,7 @@ def generate(slug: str, paths: CoursePaths, release_dir: Path, db_url: str | Non
     if not paths.source_notebooks(slug):
         known = ", ".join(sorted(p.name for p in paths.solutions.iterdir())) or "none"
         raise CourseError(f"no source notebook in solutions/{slug}/ (assignments: {known})")
+    stamp = _generated_stamp(slug, paths, db_url)
     cfg = nbgrader_config(paths, db_url)
     cfg.CourseDirectory.release_directory = str(release_dir)
     api = NbGraderAPI(config=cfg)
@@ -75,6 +76,7 @@ def generate(slug: str, paths: CoursePaths, release_dir: Path, db_url: str | Non
         )
     for nb in sorted((release_dir / slug).glob("*.ipynb")):
         _strip_volatile(nb)
+    _write_stamp(paths, slug, stamp)  # the gradebook's entries are current
 
 
 def release(slug: str, paths: CoursePaths, db_url: str | None = None) -> list[Path]:
@@ -431,8 +433,7 @@ def _grade(
 ) -> list[dict]:
     cfg = nbgrader_config(paths, settings.db_url)
     db_url = str(cfg.CourseDirectory.db_url)
-    with _gradebook_lock(paths):
-        generate(slug, paths, paths.state / "release", settings.db_url)  # gradebook entries
+    update_gradebook(slug, paths, settings.db_url)
     tests = test_ids(paths.release_notebooks(slug))
     todo = []
     with Gradebook(db_url) as gb:
@@ -445,6 +446,9 @@ def _grade(
                 or missing_scores(gb, slug, student, tests)
             ):
                 todo.append(student)
+    # the biggest submissions first (they tend to run longest), so a run does not end with
+    # one worker busy on a long notebook while the others have nothing left
+    todo.sort(key=lambda student: -_notebook_bytes(submissions / student / slug))
     results: dict[str, dict] = {}
     started = time.monotonic()
     bar = tqdm(
@@ -499,6 +503,68 @@ def _grade(
         )
     )
     return table
+
+
+def update_gradebook(slug: str, paths: CoursePaths, db_url: str | None = None) -> bool:
+    """Bring the gradebook's entries for `slug` up to date with solutions/<slug>/ (nbgrader
+    generate_assignment, about a CPU-second), unless they already are: True if it ran."""
+    with _gradebook_lock(paths):
+        if _read_stamp(paths, slug) == _generated_stamp(slug, paths, db_url) and _gradebook_has(
+            str(nbgrader_config(paths, db_url).CourseDirectory.db_url), slug, paths
+        ):
+            return False
+        generate(slug, paths, paths.state / "release", db_url)
+        return True
+
+
+def _generated_stamp(slug: str, paths: CoursePaths, db_url: str | None) -> str:
+    """What nbgrader generate_assignment's gradebook entries for `slug` depend on: nbgrader's
+    version, the course's nbgrader configuration (gradebook included) and every file of
+    solutions/<slug>/. The same stamp as last time means the entries are current."""
+    import hashlib
+
+    import nbgrader
+
+    digest = hashlib.sha256(nbgrader.__version__.encode())
+    cfg = nbgrader_config(paths, db_url)
+    digest.update(json.dumps(cfg, sort_keys=True, default=str).encode())
+    source = paths.solutions / slug
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(source).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp_path(paths: CoursePaths, slug: str) -> Path:
+    return paths.state / "generated" / f"{slug}.sha256"
+
+
+def _read_stamp(paths: CoursePaths, slug: str) -> str | None:
+    path = _stamp_path(paths, slug)
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _write_stamp(paths: CoursePaths, slug: str, stamp: str) -> None:
+    path = _stamp_path(paths, slug)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(stamp + "\n")
+    partial.replace(path)
+
+
+def _gradebook_has(db_url: str, slug: str, paths: CoursePaths) -> bool:
+    """The gradebook holds `slug` with every source notebook (it may have been replaced or
+    edited since the stamp was written)."""
+    with Gradebook(db_url) as gb:
+        try:
+            names = {nb.name for nb in gb.find_assignment(slug).notebooks}
+        except MissingEntry:
+            return False
+    return names == {nb.stem for nb in paths.source_notebooks(slug)}
+
+
+def _notebook_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.ipynb") if p.is_file())
 
 
 def _profile(results: list[dict]) -> dict:

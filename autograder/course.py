@@ -59,7 +59,8 @@ class CoursePaths:
 
     @property
     def state(self) -> Path:
-        """Private to `course grade`: the resume cache and the staged copies it grades."""
+        """Private to `course grade`: the resume cache, the staged copies it grades and the
+        stamps of the gradebook entries it generated."""
         return self.workdir / "state"
 
     @property

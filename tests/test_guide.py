@@ -219,3 +219,24 @@ def test_the_table_lists_only_commands_the_guide_has():
 )
 def test_command_key(command, key):
     assert _command_key(command) == key
+
+
+def test_the_guides_speed_figures_are_the_recorded_benchmark():
+    # the guide quotes benchmarks/results.json (written by `make bench`): after a new
+    # measurement, these sentences must follow it
+    import json
+    from statistics import mean
+
+    text = " ".join(GUIDE.read_text().split())
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    grading = results["grading"]
+    course, plain, n = mean(grading["course_runs"]), mean(grading["plain_runs"]), grading["n"]
+    (_, n1, one), (_, n2, two) = results["grading_dask"]["rows"]
+    for figure in (
+        f"graded {n} submissions of assignment 01 in {course:.1f} s",
+        f"against {plain:.1f} s for plain sequential nbgrader autograde",
+        f"{plain / course:.2f} times as fast, {60 * n / course:.0f} submissions a minute",
+        f"one local Dask worker graded {60 * n1 / one:.0f} submissions",
+        f"two workers {60 * n2 / two:.0f} ({one / two:.2f} times one worker)",
+    ):
+        assert figure in text, f"the guide should say {figure!r} (benchmarks/results.json)"

@@ -416,7 +416,7 @@ class Zygote:
         env: dict,
         memory_mb: int,
         cpu_seconds: int,
-        arguments: list[str] = (),
+        arguments: tuple[str, ...] | list[str] = (),
     ):
         """Fork a kernel: `arguments` are ipykernel's command-line options."""
         answer = self.request(

@@ -25,15 +25,33 @@ def status_banner(status: str, reason: str) -> str:
     )
 
 
+TRACEBACK = "Traceback (most recent call last):"
+
+
+def short_printed_traceback(text: str) -> str:
+    """`text` with a printed Python traceback cut down to its last line (the exception),
+    e.g. what IPython prints to stderr when it runs out of memory formatting an error."""
+    before, found, rest = text.partition(TRACEBACK)
+    if not found:
+        return text
+    unindented = [line for line in rest.splitlines() if line.strip() and not line[0].isspace()]
+    last = unindented[-1] if unindented else "(no exception line)"
+    return f"{before}{TRACEBACK} (the lines it quotes from the tests are not shown)\n{last}\n"
+
+
 class ShortTracebacks(NbGraderPreprocessor):
     """In test cells, replace an error's traceback (which quotes the failing test's source,
-    hidden tests included) with its one-line message, written for students."""
+    hidden tests included) with its one-line message, written for students; a traceback
+    printed to a stream (IPython's fallback when formatting an error fails, say for lack
+    of memory) is cut down the same way."""
 
     def preprocess_cell(self, cell, resources, index):
         if is_test_cell(cell):
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+                elif out.get("output_type") == "stream":
+                    out["text"] = short_printed_traceback(out.get("text", ""))
         return cell, resources
 
 

@@ -66,3 +66,31 @@ def test_a_page_nbconvert_edits_is_nbconverts_byte_for_byte(with_image, template
     assert ours == theirs
     if with_image:
         assert 'alt="No description has been provided for this image"' in ours
+
+
+def test_a_traceback_printed_in_a_test_cell_loses_the_tests_lines():
+    # seen in CI: a memory bomb made IPython fail to format an error, and its fallback
+    # printed the plain traceback, quoting a hidden test, to stderr
+    from autograder.feedback import ShortTracebacks
+
+    printed = (
+        "category_shares: tests passed\n"
+        "Unexpected exception formatting exception. Falling back to standard exception\n"
+        "Traceback (most recent call last):\n"
+        '  File "/tmp/ipykernel_4/35.py", line 66, in <module>\n'
+        "    expected = pd.crosstab(\n"
+        "               ^^^^^^^^^^^^\n"
+        "MemoryError\n"
+    )
+    cell = nbformat.v4.new_code_cell("hidden test source")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=printed)]
+    answer = nbformat.v4.new_code_cell("x = 1")
+    answer.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": "a"}
+    answer.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+    nb = nbformat.v4.new_notebook(cells=[cell, answer])
+    ShortTracebacks().preprocess(nb, {})
+    shown = nb.cells[0].outputs[0]["text"]
+    assert "crosstab" not in shown and "ipykernel" not in shown
+    assert shown.startswith("category_shares: tests passed\n") and shown.endswith("MemoryError\n")
+    assert nb.cells[1].outputs[0]["text"] == printed, "the student's own cells are left alone"

@@ -528,10 +528,7 @@ def _generated_stamp(slug: str, paths: CoursePaths, db_url: str | None) -> str:
     digest = hashlib.sha256(nbgrader.__version__.encode())
     cfg = nbgrader_config(paths, db_url)
     digest.update(json.dumps(cfg, sort_keys=True, default=str).encode())
-    source = paths.solutions / slug
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(source).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
+    digest.update(submission_digest(paths.solutions / slug).encode())  # every file, hashed
     return digest.hexdigest()
 
 
